@@ -1,0 +1,5 @@
+"""`python -m seqsweep` is the same as the `seqsweep` command."""
+
+from seqsweep.cli import entrypoint
+
+entrypoint()

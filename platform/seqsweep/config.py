@@ -1,0 +1,227 @@
+"""Sweep jobs: YAML -> a frozen, strict pydantic `JobSpec`.
+
+A job file (jobs/*.yaml) is the permanent record of a sweep. Every section is strict: unknown keys and wrong
+types are rejected with one line naming the file and the key. Relative paths are resolved against the
+project home (see `seqsweep.store.home`), so a job means the same thing from any working directory, and
+inside Ray workers whose working directory differs.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from seqsweep import store
+from seqsweep.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SyntheticSpec(_Strict):
+    """Generate the synthetic JUND-like set into `data.train` on first use (the default data of `make sweep`)."""
+
+    n: int = Field(20000, ge=100)
+    positive_rate: float = Field(0.02, gt=0, lt=1)
+    seed: int = 0
+
+
+class HoldoutSpec(_Strict):
+    """Carve a held-out part out of `data.train` by whole genomic blocks (no neighbour leaks across it)."""
+
+    fraction: float = Field(0.2, gt=0, lt=1)
+    block_size: int = Field(1_000_000, ge=1)
+    seed: int = 0
+
+
+class DataSpec(_Strict):
+    train: Path
+    labels: Path | None = None
+    test: Path | None = None
+    holdout: HoldoutSpec | None = None
+    synthetic: SyntheticSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_heldout_source(self) -> "DataSpec":
+        if self.test is not None and self.holdout is not None:
+            raise ValueError("give either 'test' (a held-out file) or 'holdout' (carved from train), not both")
+        return self
+
+
+class SearchSpec(_Strict):
+    num_trials: int = Field(12, ge=1)
+    max_concurrent: int = Field(2, ge=1)
+    sampler: Literal["tpe", "random", "gp", "cmaes"] = "tpe"
+    seed: int = 0
+    scheduler: Literal["asha", "none"] = "asha"
+    grace_period: int = Field(2, ge=1)
+    reduction_factor: float = Field(2.0, gt=1)
+    metric: Literal["cv_weighted_accuracy", "cv_roc_auc", "cv_pr_auc"] = "cv_weighted_accuracy"
+    # Random configurations tried first, before the sampler has seen anything (Optuna's n_startup_trials).
+    startup_trials: int = Field(4, ge=1)
+
+
+class CVSpec(_Strict):
+    folds: int = Field(5, ge=2)
+    seed: int = 0
+    group_by: Literal["none", "genomic_block"] = "none"
+    block_size: int = Field(100_000, ge=1)
+
+
+class TrainSpec(_Strict):
+    max_epochs: int = Field(10, ge=1)
+    batch_size: int = Field(256, ge=1)
+    learning_rate: float = Field(1.0e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    optimizer: Literal["adam", "adamw"] = "adamw"
+    lr_schedule: Literal["constant", "cosine", "onecycle"] = "constant"
+    rc_augment: bool = False
+    use_accessibility: bool = False
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: bool = False
+
+
+class ResourcesSpec(_Strict):
+    cpu: float = Field(1.0, gt=0)
+    gpu: float = Field(0.0, ge=0)
+    # Threads torch uses inside one trial; default: the trial's CPUs (at least 1).
+    threads: int | None = Field(None, ge=1)
+    max_retries: int = Field(1, ge=0)
+
+
+class RaySpec(_Strict):
+    address: str | None = None
+
+
+class TrackingSpec(_Strict):
+    experiment: str | None = None
+    uri: str | None = None
+
+
+class RegistrySpec(_Strict):
+    model_name: str | None = None
+    metric: Literal["weighted_accuracy", "roc_auc", "pr_auc"] = "weighted_accuracy"
+    min_improvement: float = Field(0.0, ge=0)
+    enabled: bool = True  # register the best trial and consider it for promotion
+
+
+class JobSpec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    data: DataSpec
+    search_space: Path
+    search: SearchSpec = SearchSpec()
+    cv: CVSpec = CVSpec()
+    train: TrainSpec = TrainSpec()
+    resources: ResourcesSpec = ResourcesSpec()
+    ray: RaySpec = RaySpec()
+    tracking: TrackingSpec = TrackingSpec()
+    registry: RegistrySpec = RegistrySpec()
+    # Where the job came from (set by load_job; not a YAML key).
+    source: Path | None = Field(None, exclude=True)
+
+    @property
+    def experiment_name(self) -> str:
+        return self.tracking.experiment or self.name
+
+    @property
+    def model_name(self) -> str:
+        return self.registry.model_name or self.name
+
+    def resolved(self) -> dict[str, Any]:
+        """The job as a plain dict with absolute paths: what gets logged next to every sweep."""
+        return self.model_dump(mode="json")
+
+
+def _format_validation_error(path: str, err: ValidationError) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "<top level>"
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif first["type"] == "missing":
+        msg = "required key is missing"
+    value = first.get("input")
+    shown = "" if first["type"] in ("missing", "extra_forbidden") or isinstance(value, dict) else f", got {value!r}"
+    more = len(err.errors()) - 1
+    tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{path}: '{key}': {msg}{shown}{tail}"
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file; errors become one line naming the file (and the line, when YAML knows it)."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}:{where}: malformed YAML: {problem}") from None
+
+
+def _parse_override(text: str) -> tuple[list[str], Any]:
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected key.path=value")
+    key, raw = text.split("=", 1)
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"--set {text!r}: expected key.path=value")
+    try:
+        # YAML typing for the value, so `--set search.num_trials=8` gives an int and `x=null` gives None.
+        value = yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.split("."), value
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    out = copy.deepcopy(raw)
+    for text in overrides:
+        keys, value = _parse_override(text)
+        node = out
+        for k in keys[:-1]:
+            child = node.get(k)
+            if child is None:
+                child = node[k] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {text!r}: '{k}' is not a section")
+            node = child
+        node[keys[-1]] = value
+    return out
+
+
+def _absolute(p: Path | None, base: Path) -> Path | None:
+    if p is None:
+        return None
+    p = Path(p).expanduser()
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+def load_job(path: str | Path, overrides: list[str] | None = None) -> JobSpec:
+    """Read, override, validate and resolve a job file. Raises ConfigError with one line on any problem."""
+    path = Path(path)
+    raw = read_yaml(path)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a job must be a mapping of sections (name, data, search_space, ...)")
+    raw = apply_overrides(raw, overrides or [])
+    try:
+        job = JobSpec.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(str(path), err)) from None
+
+    base = store.home()
+    data = job.data.model_copy(
+        update={
+            "train": _absolute(job.data.train, base),
+            "labels": _absolute(job.data.labels, base),
+            "test": _absolute(job.data.test, base),
+        }
+    )
+    return job.model_copy(
+        update={"data": data, "search_space": _absolute(job.search_space, base), "source": path.resolve()}
+    )
