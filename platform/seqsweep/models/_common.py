@@ -1,0 +1,122 @@
+"""What every architecture shares: hyperparameter checks, the input validator and the output layer.
+
+Inputs, for every architecture:
+    x: (B, 4, L) float32 one-hot, channels first, in A, C, G, T order (an N is an all-zero column).
+    a: (B,) float32 accessibility, or None; used only when the model was built with use_accessibility=True.
+Output: (B,) float32 logits (apply a sigmoid for probabilities).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+from torch import nn
+
+from seqsweep.errors import ModelError
+
+
+class ModelInputError(ModelError, ValueError):
+    """A tensor passed to a model has the wrong shape or dtype.
+
+    A ValueError for callers that treat it as a programming error, and a ModelError so that the CLI reports
+    it as one line (e.g. sequences of the wrong length given to `predict`).
+    """
+
+
+def check_input(
+    x: torch.Tensor, a: torch.Tensor | None, *, seq_len: int, use_accessibility: bool, model: str
+) -> None:
+    """Check x (B, 4, seq_len) and, when the model uses it, a (B,); raise ModelInputError naming the bad tensor."""
+    if not isinstance(x, torch.Tensor):
+        raise ModelInputError(f"{model}: input x must be a torch.Tensor, got {type(x).__name__}")
+    if x.ndim != 3 or x.shape[1] != 4 or x.shape[2] != seq_len:
+        hint = ""
+        if x.ndim == 3 and x.shape[2] == 4 and x.shape[1] == seq_len:
+            # The datasets hold (N, L, 4); forgetting the transpose is the likely mistake.
+            hint = " (it looks channels-last: pass x.transpose(1, 2))"
+        raise ModelInputError(
+            f"{model}: input x must have shape (B, 4, {seq_len}) (one-hot, channels first), "
+            f"got {tuple(x.shape)}{hint}"
+        )
+    if not x.is_floating_point():
+        raise ModelInputError(f"{model}: input x must be a floating-point tensor, got {x.dtype}")
+    if not use_accessibility:
+        return  # a is ignored: callers may pass whatever the dataset holds
+    if a is None:
+        raise ModelInputError(f"{model}: was built with use_accessibility=True, so forward needs a, got None")
+    if not isinstance(a, torch.Tensor) or a.shape != (x.shape[0],):
+        got = tuple(a.shape) if isinstance(a, torch.Tensor) else type(a).__name__
+        raise ModelInputError(f"{model}: input a (accessibility) must have shape ({x.shape[0]},), got {got}")
+
+
+class SequenceModel(nn.Module):
+    """Base class: stores the data arguments, checks hyperparameters, validates inputs.
+
+    Subclasses call `super().__init__(seq_len, use_accessibility, hidden_size, dropout)` first and
+    `self.check_input(x, a)` at the top of forward.
+    """
+
+    architecture: str = ""  # set by register_model
+
+    def __init__(self, seq_len: int, use_accessibility: bool, hidden_size: int, dropout: float):
+        super().__init__()
+        self.seq_len = self.check_int("seq_len", seq_len, low=1)
+        if not isinstance(use_accessibility, bool):
+            raise ModelError(
+                f"architecture {self.name!r}: use_accessibility must be true or false, got {use_accessibility!r}"
+            )
+        self.use_accessibility = use_accessibility
+        self.hidden_size = self.check_int("hidden_size", hidden_size, low=1)
+        self.dropout = self.check_fraction("dropout", dropout)
+
+    @property
+    def name(self) -> str:
+        return self.architecture or type(self).__name__
+
+    # --- hyperparameter checks: one line naming the architecture, the key, the rule and the value ---
+
+    def check_int(self, key: str, value: object, low: int, high: int | None = None, why: str = "") -> int:
+        # bool is an Integral too, but `filters: true` in a YAML file is a mistake, not 1 filter.
+        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        if ok and value >= low and (high is None or value <= high):
+            return int(value)
+        rule = f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]"
+        raise ModelError(f"architecture {self.name!r}: {key} must be {rule}{why}, got {value!r}")
+
+    def check_fraction(self, key: str, value: object) -> float:
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        if ok and 0.0 <= value < 1.0:
+            return float(value)
+        raise ModelError(f"architecture {self.name!r}: {key} must be a number in [0, 1), got {value!r}")
+
+    def check_choice(self, key: str, value: object, choices: tuple[str, ...]) -> str:
+        if value in choices:
+            return str(value)
+        raise ModelError(f"architecture {self.name!r}: {key} must be one of {', '.join(choices)}, got {value!r}")
+
+    def check_bool(self, key: str, value: object) -> bool:
+        if isinstance(value, bool):
+            return value
+        raise ModelError(f"architecture {self.name!r}: {key} must be true or false, got {value!r}")
+
+    def check_input(self, x: torch.Tensor, a: torch.Tensor | None) -> None:
+        check_input(x, a, seq_len=self.seq_len, use_accessibility=self.use_accessibility, model=self.name)
+
+
+class OutputLayer(nn.Module):
+    """features (B, F) [+ accessibility (B,)] -> logits (B,).
+
+    The accessibility value joins the features right before the last linear layer, so it acts as one
+    more learned input alongside what the network read from the sequence.
+    """
+
+    def __init__(self, in_features: int, use_accessibility: bool):
+        super().__init__()
+        self.use_accessibility = use_accessibility
+        self.linear = nn.Linear(in_features + int(use_accessibility), 1)
+
+    def forward(self, h: torch.Tensor, a: torch.Tensor | None = None) -> torch.Tensor:
+        if self.use_accessibility:
+            h = torch.cat([h, a.to(h.dtype).unsqueeze(1)], dim=1)  # (B, F) -> (B, F + 1)
+        return self.linear(h).squeeze(1)  # (B, 1) -> (B,)

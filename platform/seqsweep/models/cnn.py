@@ -1,0 +1,185 @@
+"""Convolutional architectures: a stacked CNN (the field's homework shape) and DeepBind."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from seqsweep.errors import ModelError
+from seqsweep.models._common import OutputLayer, SequenceModel
+from seqsweep.models._registry import register_model
+
+
+@register_model("cnn")
+class CNN(SequenceModel):
+    """Stacked conv blocks then a dense layer (the field's homework CNN shape).
+
+    x (B, 4, L) -> num_layers x [conv(filters, kernel_size, 'same'), max-pool(pool), ReLU]
+      -> flatten (B, filters * L') -> linear(hidden_size), ReLU, dropout -> (B,) logits,
+    with L' = L // pool**num_layers.
+    """
+
+    def __init__(
+        self,
+        seq_len: int = 101,
+        use_accessibility: bool = False,
+        hidden_size: int = 64,
+        dropout: float = 0.25,
+        num_layers: int = 2,
+        filters: int = 32,
+        kernel_size: int = 9,
+        pool: int = 4,
+    ):
+        super().__init__(seq_len, use_accessibility, hidden_size, dropout)
+        self.num_layers = self.check_int("num_layers", num_layers, low=1)
+        self.filters = self.check_int("filters", filters, low=1)
+        self.kernel_size = self.check_int("kernel_size", kernel_size, low=1, high=self.seq_len, why=" (<= seq_len)")
+        self.pool = self.check_int("pool", pool, low=1, high=self.seq_len, why=" (<= seq_len)")
+        out_len = self.seq_len // self.pool**self.num_layers
+        if out_len < 1:
+            raise ModelError(
+                f"architecture {self.name!r}: pool={self.pool} applied num_layers={self.num_layers} times "
+                f"shortens seq_len={self.seq_len} to 0; use fewer layers or a smaller pool"
+            )
+
+        blocks: list[nn.Module] = []
+        channels = 4
+        for _ in range(self.num_layers):
+            # 'same' padding keeps the length, so only pooling shortens it and L' is easy to predict.
+            # Max-pool before ReLU: they commute, and ReLU then runs on a tensor `pool` times smaller.
+            blocks += [
+                nn.Conv1d(channels, self.filters, self.kernel_size, padding="same"),
+                nn.MaxPool1d(self.pool),
+                nn.ReLU(),
+            ]
+            channels = self.filters
+        self.convs = nn.Sequential(*blocks)
+        self.dense = nn.Sequential(
+            nn.Linear(self.filters * out_len, self.hidden_size), nn.ReLU(), nn.Dropout(self.dropout)
+        )
+        self.out = OutputLayer(self.hidden_size, self.use_accessibility)
+
+    def forward(self, x: torch.Tensor, a: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, 4, L) float one-hot, a (B,) accessibility or None -> (B,) logits."""
+        self.check_input(x, a)
+        h = self.convs(x)  # (B, 4, L) -> (B, filters, L')
+        h = self.dense(h.flatten(1))  # (B, filters * L') -> (B, H)
+        return self.out(h, a)
+
+
+@register_model("deepbind")
+class DeepBind(SequenceModel):
+    """DeepBind-style motif scanner over both strands with global pooling (the strong baseline).
+
+    x (B, 4, L) -> conv(filters, kernel_size) on x and on its reverse complement, ReLU
+      -> global max pool (or max and mean, pool='maxavg') per strand -> max over the two strands
+      -> dropout -> linear(hidden_size), ReLU, dropout -> (B,) logits.
+    With both_strands=True the output is the same for a sequence and its reverse complement.
+    """
+
+    def __init__(
+        self,
+        seq_len: int = 101,
+        use_accessibility: bool = False,
+        hidden_size: int = 32,
+        dropout: float = 0.25,
+        filters: int = 128,
+        kernel_size: int = 9,
+        pool: str = "maxavg",
+        both_strands: bool = True,
+    ):
+        super().__init__(seq_len, use_accessibility, hidden_size, dropout)
+        self.filters = self.check_int("filters", filters, low=1)
+        self.kernel_size = self.check_int("kernel_size", kernel_size, low=1, high=self.seq_len, why=" (<= seq_len)")
+        self.pool = self.check_choice("pool", pool, ("max", "maxavg"))
+        self.both_strands = self.check_bool("both_strands", both_strands)
+
+        self.conv = nn.Conv1d(4, self.filters, self.kernel_size)
+        n_features = self.filters * (2 if self.pool == "maxavg" else 1)
+        self.dense = nn.Sequential(
+            nn.Dropout(self.dropout),
+            nn.Linear(n_features, self.hidden_size),
+            nn.ReLU(),
+            nn.Dropout(self.dropout),
+        )
+        self.out = OutputLayer(self.hidden_size, self.use_accessibility)
+
+    def forward(self, x: torch.Tensor, a: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, 4, L) float one-hot, a (B,) accessibility or None -> (B,) logits."""
+        self.check_input(x, a)
+        B, F, k = x.shape[0], self.filters, self.kernel_size
+        weight, bias = self.conv.weight, self.conv.bias  # (F, 4, k), (F,)
+        if self.both_strands:
+            # In A,C,G,T order the complement is the channel order reversed and the reverse is the position
+            # order reversed, so flip(1, 2) reverse-complements. Scanning the reverse complement of x with a
+            # filter gives, position order aside, what scanning x with the filter's reverse complement gives;
+            # global pooling ignores position order, so one scan of x with both filters (S = 2 strands)
+            # equals scanning both strands with the same filter, without building a second input batch.
+            weight = torch.cat([weight, weight.flip(1, 2)])  # (F, 4, k) -> (SF, 4, k)
+            bias = bias.repeat(2)  # (F,) -> (SF,)
+        # The conv as one matrix product over all windows (im2col). With 4 input channels this is faster
+        # on CPU than conv1d, and it leaves positions in dim 1 for the pooling below.
+        windows = x.unfold(2, k, 1).transpose(1, 2)  # (B, 4, L) -> (B, L', 4, k), L' = L - k + 1
+        h = torch.addmm(bias, windows.reshape(-1, 4 * k), weight.flatten(1).t())  # (B L', 4k) -> (B L', SF)
+        h = h.view(B, -1, weight.shape[0])  # (B L', SF) -> (B, L', SF)
+        if self.pool == "maxavg":
+            h = torch.relu(h)
+            h = torch.cat([h.max(1).values, h.mean(1)], dim=1)  # (B, L', SF) -> (B, 2SF)
+        else:
+            # ReLU commutes with max, so apply it to the pooled (B, SF) rather than the whole (B, L', SF).
+            h = torch.relu(h.max(1).values)  # (B, L', SF) -> (B, SF)
+        if self.both_strands:
+            # Max over the two strands of each pooled feature: symmetric in the strands, so the output is
+            # invariant to reverse-complementing the input. Features are laid out (pooling, strand, filter).
+            h = h.view(B, -1, 2, F).amax(2).flatten(1)  # (B, P, 2, F) -> (B, P F)
+        h = self.dense(h)  # (B, P F) -> (B, H)
+        return self.out(h, a)
+
+
+@register_model("resnet")
+class DilatedResNet(SequenceModel):
+    """Dilated residual CNN (BPNet-style): a wide receptive field from few parameters.
+
+    x (B, 4, L) -> conv(filters, kernel_size, 'same'), ReLU
+      -> num_layers x [h + ReLU(conv(filters, 3, dilation 2**i, 'same'))]
+      -> global max and mean pool (B, 2F) -> dropout -> linear(hidden_size), ReLU, dropout -> (B,) logits.
+    Layer i widens the view by 2**i positions on each side: 4 layers turn the stem's 11-base window into 41.
+    """
+
+    def __init__(
+        self,
+        seq_len: int = 101,
+        use_accessibility: bool = False,
+        hidden_size: int = 32,
+        dropout: float = 0.25,
+        num_layers: int = 4,
+        filters: int = 32,
+        kernel_size: int = 11,
+    ):
+        super().__init__(seq_len, use_accessibility, hidden_size, dropout)
+        # Past 10 layers the dilation (2**10) dwarfs any sequence this platform trains on.
+        self.num_layers = self.check_int("num_layers", num_layers, low=1, high=10)
+        self.filters = self.check_int("filters", filters, low=1)
+        self.kernel_size = self.check_int("kernel_size", kernel_size, low=1, high=self.seq_len, why=" (<= seq_len)")
+
+        self.stem = nn.Conv1d(4, self.filters, self.kernel_size, padding="same")
+        self.blocks = nn.ModuleList(
+            nn.Conv1d(self.filters, self.filters, 3, dilation=2**i, padding="same") for i in range(self.num_layers)
+        )
+        self.dense = nn.Sequential(
+            nn.Dropout(self.dropout),
+            nn.Linear(2 * self.filters, self.hidden_size),
+            nn.ReLU(),
+            nn.Dropout(self.dropout),
+        )
+        self.out = OutputLayer(self.hidden_size, self.use_accessibility)
+
+    def forward(self, x: torch.Tensor, a: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, 4, L) float one-hot, a (B,) accessibility or None -> (B,) logits."""
+        self.check_input(x, a)
+        h = torch.relu(self.stem(x))  # (B, 4, L) -> (B, F, L)
+        for conv in self.blocks:  # a fixed, short stack of layers, not a loop over positions or strands
+            h = h + torch.relu(conv(h))  # (B, F, L) -> (B, F, L)
+        h = torch.cat([h.amax(2), h.mean(2)], dim=1)  # (B, F, L) -> (B, 2F)
+        h = self.dense(h)  # (B, 2F) -> (B, H)
+        return self.out(h, a)

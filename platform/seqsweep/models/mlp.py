@@ -1,0 +1,42 @@
+"""A multilayer perceptron on the flattened one-hot sequence (the field's homework baseline)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from seqsweep.models._common import OutputLayer, SequenceModel
+from seqsweep.models._registry import register_model
+
+
+@register_model("mlp")
+class MLP(SequenceModel):
+    """Multilayer perceptron on the flattened one-hot sequence.
+
+    x (B, 4, L) -> flatten (B, 4L) -> num_layers x [linear(hidden_size), ReLU, dropout] -> (B,) logits.
+    Every position has its own weights, so it cannot share a motif detector across positions.
+    """
+
+    def __init__(
+        self,
+        seq_len: int = 101,
+        use_accessibility: bool = False,
+        hidden_size: int = 64,
+        dropout: float = 0.25,
+        num_layers: int = 2,
+    ):
+        super().__init__(seq_len, use_accessibility, hidden_size, dropout)
+        self.num_layers = self.check_int("num_layers", num_layers, low=1)
+        layers: list[nn.Module] = []
+        width = 4 * self.seq_len
+        for _ in range(self.num_layers):
+            layers += [nn.Linear(width, self.hidden_size), nn.ReLU(), nn.Dropout(self.dropout)]
+            width = self.hidden_size
+        self.body = nn.Sequential(*layers)
+        self.out = OutputLayer(self.hidden_size, self.use_accessibility)
+
+    def forward(self, x: torch.Tensor, a: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, 4, L) float one-hot, a (B,) accessibility or None -> (B,) logits."""
+        self.check_input(x, a)
+        h = self.body(x.flatten(1))  # (B, 4, L) -> (B, 4L) -> (B, H)
+        return self.out(h, a)

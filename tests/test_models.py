@@ -1,0 +1,318 @@
+"""The architecture zoo: every registered architecture is tested here for free (parametrized over list_models())."""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seqsweep.errors import ModelError
+from seqsweep.models import (
+    ModelInputError,
+    SequenceModel,
+    _registry,
+    architectures_taking,
+    count_parameters,
+    create_model,
+    describe_models,
+    list_models,
+    model_hparams,
+    register_model,
+)
+
+ARCHS = list_models()
+REQUIRED = {"mlp", "cnn", "rnn", "lstm", "gru", "bilstm", "cnn_bilstm", "deepbind"}
+
+
+def one_hot(batch: int, seq_len: int, seed: int = 0) -> torch.Tensor:
+    """(B, 4, L) float32 one-hot in A,C,G,T order, with a few N (all-zero) positions."""
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randint(0, 4, (batch, seq_len), generator=g)
+    x = F.one_hot(idx, 4).float()  # (B, L, 4)
+    x[:, ::17] = 0.0  # some Ns
+    return x.transpose(1, 2).contiguous()  # (B, L, 4) -> (B, 4, L)
+
+
+def build(name: str, seed: int = 0, **kwargs) -> nn.Module:
+    torch.manual_seed(seed)
+    return create_model(name, **kwargs)
+
+
+def test_required_architectures_are_registered():
+    assert REQUIRED <= set(ARCHS)
+    assert ARCHS == sorted(ARCHS)
+
+
+@pytest.mark.parametrize("use_accessibility", [False, True], ids=["seq", "seq+acc"])
+@pytest.mark.parametrize("name", ARCHS)
+def test_forward_backward(name, use_accessibility):
+    model = build(name, use_accessibility=use_accessibility)
+    x = one_hot(5, 101)
+    a = torch.linspace(0.0, 2.0, 5) if use_accessibility else None
+    out = model(x, a)
+    assert out.shape == (5,) and out.dtype == torch.float32
+    assert torch.isfinite(out).all()
+
+    F.binary_cross_entropy_with_logits(out, torch.tensor([0.0, 1.0, 1.0, 0.0, 1.0])).backward()
+    for pname, p in model.named_parameters():
+        # None would mean a parameter the forward never uses (dead weights in every checkpoint).
+        assert p.grad is not None, f"{name}: no gradient for {pname}"
+        assert torch.isfinite(p.grad).all(), f"{name}: non-finite gradient for {pname}"
+    assert any(p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+@pytest.mark.parametrize("name", ARCHS)
+def test_accessibility_reaches_the_output(name):
+    model = build(name, use_accessibility=True).eval()
+    x = one_hot(4, 101)
+    with torch.no_grad():
+        low, high = model(x, torch.zeros(4)), model(x, torch.full((4,), 3.0))
+    assert not torch.allclose(low, high)
+
+
+@pytest.mark.parametrize("name", ARCHS)
+def test_other_sequence_length(name):
+    model = build(name, seq_len=40).eval()
+    with torch.no_grad():
+        out = model(one_hot(3, 40))
+    assert out.shape == (3,) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name", ARCHS)
+def test_deterministic_under_seed(name):
+    x = one_hot(4, 101)
+    m1, m2, m3 = build(name, seed=7).eval(), build(name, seed=7).eval(), build(name, seed=8).eval()
+    with torch.no_grad():
+        o1, o2, o3 = m1(x), m2(x), m3(x)
+    for (k, v1), v2 in zip(m1.state_dict().items(), m2.state_dict().values()):
+        assert torch.equal(v1, v2), k
+    assert torch.equal(o1, o2)
+    assert not torch.equal(o1, o3)  # the seed matters, so the equality above means something
+
+
+@pytest.mark.parametrize("name", ARCHS)
+def test_wrong_input_shape_names_the_tensor(name):
+    model = build(name)
+    x = one_hot(2, 101)
+    with pytest.raises(ModelInputError, match=r"input x must have shape \(B, 4, 101\).*\(2, 101, 4\).*channels-last"):
+        model(x.transpose(1, 2))
+    with pytest.raises(ValueError, match=r"input x .*got \(2, 4, 100\)"):
+        model(x[:, :, :100])
+    with pytest.raises(ModelInputError, match=r"input x .*got \(4, 101\)"):
+        model(x[0])
+    with pytest.raises(ModelInputError, match="floating-point.*uint8"):
+        model(x.to(torch.uint8))
+
+
+@pytest.mark.parametrize("name", ARCHS)
+def test_missing_or_bad_accessibility_names_the_model(name):
+    model = build(name, use_accessibility=True)
+    x = one_hot(3, 101)
+    with pytest.raises(ValueError, match=rf"^{name}: .*use_accessibility=True.*needs a, got None"):
+        model(x)
+    with pytest.raises(ModelInputError, match=r"input a \(accessibility\) must have shape \(3,\), got \(3, 1\)"):
+        model(x, torch.zeros(3, 1))
+    # A model built without accessibility ignores whatever the dataset passes.
+    plain = build(name).eval()
+    with torch.no_grad():
+        assert torch.equal(plain(x), plain(x, torch.ones(3)))
+
+
+def test_unknown_architecture_lists_the_available_ones():
+    with pytest.raises(ModelError) as err:
+        create_model("cnnn")
+    msg = str(err.value)
+    assert msg.startswith("unknown architecture 'cnnn'; available: ")
+    assert msg.endswith(", ".join(ARCHS))
+    with pytest.raises(ModelError, match="unknown architecture None"):
+        model_hparams(None)
+
+
+def test_unknown_hparam_names_the_architectures_that_take_it():
+    with pytest.raises(ModelError) as err:
+        create_model("mlp", filters=8)
+    msg = str(err.value)
+    takers = architectures_taking("filters")
+    assert {"cnn", "deepbind", "cnn_bilstm"} <= set(takers) and "mlp" not in takers
+    assert msg == (
+        "architecture 'mlp' does not take 'filters'; it takes: dropout, hidden_size, num_layers; "
+        f"'filters' is taken by: {', '.join(takers)}"
+    )
+    with pytest.raises(ModelError, match=r"does not take 'filterz', 'pool';.*'filterz' is taken by no architecture; 'pool' is taken by: .*cnn"):
+        create_model("mlp", pool=2, filterz=8)
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, fragment",
+    [
+        ("mlp", {"hidden_size": 0}, "hidden_size must be an integer >= 1, got 0"),
+        ("lstm", {"hidden_size": 3.5}, "hidden_size must be an integer >= 1, got 3.5"),
+        ("cnn", {"filters": True}, "filters must be an integer >= 1, got True"),
+        ("gru", {"dropout": 1.0}, "dropout must be a number in [0, 1), got 1.0"),
+        ("deepbind", {"dropout": -0.1}, "dropout must be a number in [0, 1), got -0.1"),
+        ("deepbind", {"kernel_size": 200}, "kernel_size must be an integer in [1, 101] (<= seq_len), got 200"),
+        ("deepbind", {"pool": "avg"}, "pool must be one of max, maxavg, got 'avg'"),
+        ("deepbind", {"both_strands": "yes"}, "both_strands must be true or false, got 'yes'"),
+        ("cnn", {"num_layers": 4, "pool": 4}, "pool=4 applied num_layers=4 times shortens seq_len=101 to 0"),
+        ("cnn_bilstm", {"kernel_size": 95, "pool": 8}, "pool=8 leaves no position of the 7"),
+        ("rnn", {"readout": "max"}, "readout must be one of last, mean, got 'max'"),
+        ("bilstm", {"pool": 0}, "pool must be an integer in [1, 101] (<= seq_len), got 0"),
+    ],
+)
+def test_bad_values_name_the_key_and_value(name, kwargs, fragment):
+    with pytest.raises(ModelError) as err:
+        create_model(name, **kwargs)
+    msg = str(err.value)
+    assert msg.startswith(f"architecture {name!r}: ") and fragment in msg
+    assert "\n" not in msg
+
+
+@pytest.mark.parametrize("name", ARCHS)
+def test_bad_data_arguments(name):
+    with pytest.raises(ModelError, match=rf"architecture '{name}': seq_len must be an integer >= 1, got 0"):
+        create_model(name, seq_len=0)
+    with pytest.raises(ModelError, match="use_accessibility must be true or false, got 1"):
+        create_model(name, use_accessibility=1)
+
+
+@pytest.mark.parametrize("name", ARCHS)
+def test_model_hparams_match_the_signature(name):
+    hp = model_hparams(name)
+    cls = type(create_model(name))
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    assert hp == {p.name: p.default for p in params if p.name not in ("seq_len", "use_accessibility")}
+    assert {"hidden_size", "dropout"} <= set(hp)
+    for param in hp:
+        assert name in architectures_taking(param)
+    # Passing the reported defaults explicitly builds exactly the default model.
+    default, explicit = build(name, seed=3), build(name, seed=3, **hp)
+    for v1, v2 in zip(default.state_dict().values(), explicit.state_dict().values()):
+        assert torch.equal(v1, v2)
+    for param, value in hp.items():
+        assert getattr(explicit, param) == value  # models keep their hyperparameters as attributes
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("lstm", {"readout": "last"}),
+        ("bilstm", {"readout": "last", "num_layers": 2, "dropout": 0.1}),
+        ("gru", {"pool": 4}),
+        ("rnn", {"pool": 3, "num_layers": 2}),
+        ("cnn", {"kernel_size": 8, "num_layers": 3, "pool": 2}),
+        ("deepbind", {"pool": "max", "both_strands": False, "filters": 16}),
+        ("mlp", {"num_layers": 1}),
+    ],
+)
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")  # torch's note on kernel_size=8
+def test_non_default_configurations(name, kwargs):
+    model = build(name, use_accessibility=True, **kwargs)
+    out = model(one_hot(3, 101), torch.ones(3))
+    assert out.shape == (3,) and torch.isfinite(out).all()
+    out.sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_bilstm_last_readout_sees_both_ends():
+    # With readout='last', the backward direction's final state has read position 0; changing only the
+    # first base must change the output even though the forward direction reads it first of 101 steps.
+    model = build("bilstm", readout="last", dropout=0.0).eval()
+    x = one_hot(2, 101)
+    y = x.clone()
+    y[:, :, 0] = torch.tensor([0.0, 0.0, 0.0, 1.0]) if x[0, 3, 0] == 0 else torch.tensor([1.0, 0.0, 0.0, 0.0])
+    with torch.no_grad():
+        assert not torch.allclose(model(x), model(y), atol=1e-6)
+
+
+@pytest.mark.parametrize("pool", ["max", "maxavg"])
+def test_deepbind_is_strand_invariant(pool):
+    model = build("deepbind", pool=pool).eval()
+    x = one_hot(6, 101)
+    rc = x.flip(1, 2)  # reverse complement in A,C,G,T order
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), model(rc), rtol=0, atol=1e-5)
+        single = build("deepbind", pool=pool, both_strands=False).eval()
+        assert not torch.allclose(single(x), single(rc), atol=1e-3)  # so the check above can fail
+
+
+@pytest.mark.parametrize("pool", ["max", "maxavg"])
+@pytest.mark.parametrize("both_strands", [True, False])
+def test_deepbind_matches_the_plain_formula(pool, both_strands):
+    # Golden reference: the same conv applied to each strand with conv1d, ReLU, global pooling per
+    # strand, max over strands. The model computes it with reverse-complemented filters and one matmul.
+    model = build("deepbind", pool=pool, both_strands=both_strands, filters=16).eval()
+    x = one_hot(4, 101)
+
+    def features(strand: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(model.conv(strand))  # (B, F, L')
+        return torch.cat([h.amax(2), h.mean(2)], 1) if pool == "maxavg" else h.amax(2)
+
+    with torch.no_grad():
+        h = features(x)
+        if both_strands:
+            h = torch.maximum(h, features(x.flip(1, 2)))
+        expected = model.out(model.dense(h))
+        torch.testing.assert_close(model(x), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_describe_models_mentions_every_architecture():
+    table = describe_models()
+    lines = table.splitlines()
+    assert lines[0].split() == ["architecture", "description", "hyperparameters"]
+    assert [line.split()[0] for line in lines[1:]] == ARCHS
+    for name, line in zip(ARCHS, lines[1:]):
+        summary = inspect.getdoc(type(create_model(name))).splitlines()[0]
+        assert summary in line
+        assert all(f"{k}={v!r}" in line for k, v in model_hparams(name).items())
+
+
+@pytest.mark.parametrize("name", ARCHS)
+def test_default_size_is_modest(name):
+    assert 0 < count_parameters(create_model(name)) < 2_000_000
+
+
+def test_register_model_contract(monkeypatch):
+    # A private copy of the registry, so the toy architectures below do not leak into other tests.
+    monkeypatch.setattr(_registry, "_MODELS", dict(_registry._MODELS))
+
+    with pytest.raises(ModelError, match="architecture 'cnn' is already registered"):
+
+        @register_model("cnn")
+        class Again(SequenceModel):
+            def __init__(self, seq_len=101, use_accessibility=False, hidden_size=1, dropout=0.0):
+                super().__init__(seq_len, use_accessibility, hidden_size, dropout)
+
+    with pytest.raises(TypeError, match="nn.Module subclasses"):
+        register_model("notamodule")(object)
+
+    with pytest.raises(TypeError, match="'kwargs' must be a keyword with a default"):
+
+        @register_model("loose")
+        class Loose(nn.Module):
+            def __init__(self, seq_len=101, use_accessibility=False, **kwargs):
+                super().__init__()
+
+    @register_model("toy")
+    class Toy(SequenceModel):
+        """A toy: the mean of the A channel."""
+
+        def __init__(self, seq_len=101, use_accessibility=False, hidden_size=1, dropout=0.0, scale=2.0):
+            super().__init__(seq_len, use_accessibility, hidden_size, dropout)
+            self.scale = scale
+
+        def forward(self, x, a=None):
+            self.check_input(x, a)
+            return self.scale * x[:, 0].mean(1)  # (B, 4, L) -> (B,)
+
+    assert "toy" in list_models() and "toy" in describe_models()
+    assert model_hparams("toy") == {"hidden_size": 1, "dropout": 0.0, "scale": 2.0}
+    assert "toy" in architectures_taking("scale")
+    toy = create_model("toy", seq_len=10, scale=3.0)
+    x = one_hot(2, 10)
+    torch.testing.assert_close(toy(x), 3.0 * x[:, 0].mean(1))
+    with pytest.raises(ModelInputError, match=re.escape("toy: input x must have shape (B, 4, 10)")):
+        toy(one_hot(2, 11))
