@@ -1,0 +1,123 @@
+"""One-hot encoding of DNA strings, and class-balancing weights.
+
+Encoding policy (stored with every logged model, so keep it stable):
+  * channels in A, C, G, T order (the DeepChem JUND shards use it);
+  * lower case is the same letter (soft-masked repeats are still sequence);
+  * N and the other IUPAC ambiguity letters (R Y S W K M B D H V) encode as an all-zero row:
+    the model sees "unknown here" rather than a guess;
+  * anything else is an error, because it usually means the wrong column or a corrupt file.
+
+`encode` runs at inference on 100k sequences, so it never loops per letter in Python: the sequences are
+joined into one byte string and mapped through a 256-entry lookup table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from seqsweep.data.dataset import ALPHABET
+from seqsweep.errors import DataError
+
+_AMBIGUOUS = "NRYSWKMBDHV"
+_ZERO = 4  # code for "ambiguous -> all-zero row"
+_INVALID = -1
+
+# byte value -> 0..3 (A,C,G,T), 4 (ambiguous) or -1 (not a nucleotide)
+_LUT = np.full(256, _INVALID, dtype=np.int8)
+for _code, _letter in enumerate(ALPHABET):
+    _LUT[ord(_letter)] = _LUT[ord(_letter.lower())] = _code
+for _letter in _AMBIGUOUS:
+    _LUT[ord(_letter)] = _LUT[ord(_letter.lower())] = _ZERO
+
+# code -> one-hot row; the fifth row (ambiguous) is all zeros
+_ONE_HOT = np.vstack([np.eye(4, dtype=np.uint8), np.zeros((1, 4), dtype=np.uint8)])  # (5, 4)
+
+
+def _check_lengths(seqs: Sequence[str], source: str, length: int | None) -> int:
+    """The common length of `seqs`, or a DataError naming the first row that breaks it."""
+    expected = length
+    for i, s in enumerate(seqs):
+        if not isinstance(s, str):
+            raise DataError(f"{source}: row {i}: sequence must be a string, got {s!r}")
+        if expected is None:
+            expected = len(s)
+        elif len(s) != expected:
+            if length is not None:
+                raise DataError(f"{source}: row {i}: sequence has length {len(s)}, expected {length}")
+            raise DataError(
+                f"{source}: row {i}: sequence has length {len(s)} but row 0 has length {expected}: "
+                "all sequences must have the same length"
+            )
+    return 0 if expected is None else expected
+
+
+def codes(seqs: Sequence[str], *, source: str = "<input>", length: int | None = None) -> np.ndarray:
+    """Integer codes (N, L) int8: 0..3 for A,C,G,T, 4 for N/IUPAC. Same checks as `encode`."""
+    seqs = seqs if isinstance(seqs, list) else list(seqs)
+    L = _check_lengths(seqs, source, length)
+    joined = "".join(seqs)
+    try:
+        raw = joined.encode("ascii")
+    except UnicodeEncodeError as e:  # a non-ASCII character can never be a nucleotide
+        i = e.start // L
+        raise DataError(
+            f"{source}: row {i}: letter {joined[e.start]!r} is not a nucleotide (ACGT or IUPAC)"
+        ) from None
+    c = _LUT[np.frombuffer(raw, dtype=np.uint8)].reshape(len(seqs), L)  # (N*L,) -> (N, L)
+    bad = np.flatnonzero(c.ravel() == _INVALID)
+    if bad.size:
+        i, j = divmod(int(bad[0]), L)
+        raise DataError(f"{source}: row {i}: letter {seqs[i][j]!r} is not a nucleotide (ACGT or IUPAC)")
+    return c
+
+
+def encode(seqs: Sequence[str], *, source: str = "<input>", length: int | None = None) -> np.ndarray:
+    """One-hot encode equal-length DNA strings.
+
+    Args:
+        seqs: N strings of one length L (list, tuple, numpy array or pandas Series).
+        source: file name (or other label) used in error messages.
+        length: when given, every sequence must have exactly this length.
+
+    Returns:
+        X: (N, L, 4) uint8, channels A, C, G, T; N and other IUPAC letters are all-zero rows.
+
+    Raises:
+        DataError: a letter that is not a nucleotide, ragged lengths, a wrong length, a non-string.
+    """
+    c = codes(seqs, source=source, length=length)  # (N, L)
+    return _ONE_HOT[c]  # (N, L) -> (N, L, 4)
+
+
+_LETTERS = np.frombuffer((ALPHABET + "N").encode("ascii"), dtype=np.uint8)  # code -> byte
+
+
+def decode(X: np.ndarray) -> list[str]:
+    """Strings from one-hot X (N, L, 4); an all-zero position becomes 'N'.
+
+    A position with more than one hot channel decodes to its first hot letter (validate() rejects such data).
+    """
+    X = np.asarray(X)
+    if X.ndim != 3 or X.shape[-1] != 4:
+        raise DataError(f"decode: X must have shape (N, L, 4), got {X.shape}")
+    c = X.argmax(axis=-1)  # (N, L, 4) -> (N, L)
+    c[~X.any(axis=-1)] = _ZERO
+    letters = _LETTERS[c]  # (N, L) bytes
+    return [row.tobytes().decode("ascii") for row in letters]
+
+
+def class_balancing_weights(y: np.ndarray) -> np.ndarray:
+    """w_i = N / (2 N_{y_i}): each class then carries half the total weight N (what DeepChem's JUND holds).
+
+    Args:
+        y: (N,) labels in {0, 1}.
+    Returns:
+        w: (N,) float32.
+    """
+    y = np.asarray(y).ravel().astype(np.int64)
+    if y.size == 0:
+        return np.zeros(0, dtype=np.float32)
+    counts = np.bincount(y, minlength=2)  # only counts of classes present are ever indexed
+    return (y.size / (2.0 * counts[y])).astype(np.float32)

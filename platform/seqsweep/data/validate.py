@@ -1,0 +1,204 @@
+"""Checks a Dataset once, at load time, so that training code can trust it; and describes it.
+
+Every message is one line that names the dataset's source, the row (0-based, the Dataset index) where there
+is one, the rule that was broken, and the offending value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+import numpy as np
+
+from seqsweep.data.dataset import Dataset
+from seqsweep.errors import DataError
+
+
+def _fmt(v: Any) -> str:
+    """A value for a message: 3 rather than 3.0, nan rather than np.float64(nan)."""
+    if isinstance(v, (np.floating, float)) and np.isfinite(v) and float(v).is_integer():
+        return str(int(v))
+    if isinstance(v, np.generic):
+        return str(v.item())
+    return str(v)
+
+
+def _first(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def _column(name: str, arr: Any, n: int, src: str) -> np.ndarray:
+    """`arr` as a 1-D array of n rows; (n, 1) is flattened (DeepChem stores y and w that way)."""
+    a = np.asarray(arr)
+    if a.ndim == 2 and a.shape[1] == 1:
+        a = a[:, 0]
+    if a.ndim != 1:
+        raise DataError(f"{src}: {name} must be 1-D (one value per row), got shape {a.shape}")
+    if a.shape[0] != n:
+        raise DataError(f"{src}: {name} has {a.shape[0]} rows but X has {n}: they must match")
+    return a
+
+
+def check_labels(y: np.ndarray, src: str) -> np.ndarray:
+    """(N,) labels -> uint8, or a DataError naming the first row whose label is not 0 or 1."""
+    y = np.asarray(y)
+    if y.dtype.kind not in "biuf":
+        raise DataError(f"{src}: labels must be numbers 0 or 1, got dtype {y.dtype}")
+    bad = (y != 0) & (y != 1)  # NaN compares unequal to both
+    if bad.any():
+        i = _first(bad)
+        raise DataError(f"{src}: row {i}: label must be 0 or 1, got {_fmt(y[i])}")
+    return y.astype(np.uint8)
+
+
+def _check_X(X: Any, src: str) -> np.ndarray:
+    X = np.asarray(X)
+    if X.ndim != 3 or X.shape[-1] != 4:
+        raise DataError(f"{src}: X must have shape (N, L, 4) (one-hot A,C,G,T), got {X.shape}")
+    if X.shape[0] == 0:
+        raise DataError(f"{src}: the dataset is empty (0 rows)")
+    if X.shape[1] == 0:
+        raise DataError(f"{src}: sequences have length 0")
+    if X.dtype != np.uint8 and X.dtype != np.bool_:
+        if X.dtype.kind not in "biuf":
+            raise DataError(f"{src}: X must hold numbers 0 or 1, got dtype {X.dtype}")
+        bad = (X != 0) & (X != 1)
+        if bad.any():
+            i, j, k = np.argwhere(bad)[0]
+            raise DataError(f"{src}: row {i}: position {j}: one-hot values must be 0 or 1, got {_fmt(X[i, j, k])}")
+    X = X.astype(np.uint8, copy=False)
+    if X.max() > 1:  # uint8 input can hold 2..255
+        i, j, k = np.argwhere(X > 1)[0]
+        raise DataError(f"{src}: row {i}: position {j}: one-hot values must be 0 or 1, got {X[i, j, k]}")
+    sums = X.sum(axis=-1, dtype=np.uint8)  # (N, L, 4) -> (N, L)
+    if (sums > 1).any():
+        i, j = np.argwhere(sums > 1)[0]
+        raise DataError(
+            f"{src}: row {i}: position {j}: one-hot row sums to {sums[i, j]}: at most one letter per position"
+        )
+    return np.ascontiguousarray(X)
+
+
+def validate(ds: Dataset) -> Dataset:
+    """Check `ds` and return it with canonical dtypes.
+
+    Canonical: X (N, L, 4) uint8 C-contiguous, y (N,) uint8, w (N,) float32, ids (N,) str, a (N,) float32 or None.
+
+    Raises:
+        DataError: one line naming ds.source, the row and the rule: X not (N, L, 4), empty data, one-hot
+        values other than 0/1 or more than one letter at a position, mismatched lengths between X and
+        y/w/ids/a, labels outside {0, 1}, a single class, NaN/inf/negative weights, zero total weight,
+        NaN/inf accessibility.
+    """
+    src = ds.source
+    X = _check_X(ds.X, src)
+    n = X.shape[0]
+
+    y = check_labels(_column("y", ds.y, n, src), src)
+    if y.min() == y.max():
+        raise DataError(f"{src}: only label {y[0]} present: need both classes")
+
+    w = _column("w", ds.w, n, src)
+    if w.dtype.kind not in "biuf":
+        raise DataError(f"{src}: weights must be numbers, got dtype {w.dtype}")
+    w = w.astype(np.float64)  # check before the float32 cast so a huge value is reported, not turned into inf
+    if not np.isfinite(w).all():
+        i = _first(~np.isfinite(w))
+        raise DataError(f"{src}: row {i}: weight must be finite, got {_fmt(w[i])}")
+    if (w < 0).any():
+        i = _first(w < 0)
+        raise DataError(f"{src}: row {i}: weight must be >= 0, got {_fmt(w[i])}")
+    if w.sum() <= 0:
+        raise DataError(f"{src}: weights sum to 0: need a positive total weight")
+    w32 = w.astype(np.float32)
+    if not np.isfinite(w32).all():
+        i = _first(~np.isfinite(w32))
+        raise DataError(f"{src}: row {i}: weight {_fmt(w[i])} does not fit in float32")
+
+    ids = _column("ids", ds.ids, n, src).astype(str)
+
+    a = None
+    if ds.a is not None:
+        a64 = _column("a", ds.a, n, src)
+        if a64.dtype.kind not in "biuf":
+            raise DataError(f"{src}: accessibility must be numbers, got dtype {a64.dtype}")
+        a64 = a64.astype(np.float64)
+        if not np.isfinite(a64).all():
+            i = _first(~np.isfinite(a64))
+            raise DataError(f"{src}: row {i}: accessibility must be finite, got {_fmt(a64[i])}")
+        a = a64.astype(np.float32)
+
+    return Dataset(X=X, y=y, w=w32, ids=ids, a=a, source=src)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Describing a dataset
+
+
+def summary(ds: Dataset) -> dict[str, Any]:
+    """Counts a user checks first: rows, length, classes, weight per class, share of N positions."""
+    y = np.asarray(ds.y).ravel()
+    w = np.asarray(ds.w, dtype=np.float64).ravel()
+    X = np.asarray(ds.X)
+    return {
+        "source": ds.source,
+        "rows": int(X.shape[0]),
+        "length": int(X.shape[1]) if X.ndim == 3 else 0,
+        "positives": int((y == 1).sum()),
+        "negatives": int((y == 0).sum()),
+        "weight_positive": float(w[y == 1].sum()),
+        "weight_negative": float(w[y == 0].sum()),
+        # an all-zero one-hot row is an N (or other IUPAC letter)
+        "n_fraction": float((~X.any(axis=-1)).mean()) if X.size else 0.0,
+        "accessibility": ds.a is not None,
+    }
+
+
+def format_summary(d: dict[str, Any]) -> str:
+    """A few aligned lines for a terminal."""
+    rows = max(d["rows"], 1)
+    lines = [
+        ("source", d["source"]),
+        ("rows", f"{d['rows']:,} of length {d['length']}"),
+        ("positives", f"{d['positives']:,} ({100 * d['positives'] / rows:.2f}%), weight {d['weight_positive']:,.1f}"),
+        ("negatives", f"{d['negatives']:,} ({100 * d['negatives'] / rows:.2f}%), weight {d['weight_negative']:,.1f}"),
+        ("N positions", f"{100 * d['n_fraction']:.4f}%"),
+        ("accessibility", "yes" if d["accessibility"] else "no"),
+    ]
+    width = max(len(k) for k, _ in lines)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in lines)
+
+
+def fingerprint(ds: Dataset) -> str:
+    """sha256 (16 hex) over X, y, w, a: dtype, shape and bytes. Identical data gives the same print.
+
+    ids and source are left out on purpose: the same windows loaded from a copy elsewhere are the same data.
+    """
+    h = hashlib.sha256()
+    for name in ("X", "y", "w", "a"):
+        arr = getattr(ds, name)
+        if arr is None:
+            h.update(f"{name}:none;".encode())
+            continue
+        arr = np.ascontiguousarray(arr)
+        h.update(f"{name}:{arr.dtype.str}:{arr.shape};".encode())
+        h.update(arr.tobytes())
+    return h.hexdigest()[:16]
+
+
+_COORD = re.compile(r"^([^:\s]+):(\d+)-(\d+)$")
+
+
+def genomic_coordinates(ids: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """(chrom (N,) str, start (N,) int64) from ids like ``chr22:27247552-27247653``; None if any id does not parse."""
+    chroms: list[str] = []
+    starts: list[int] = []
+    for s in np.asarray(ids).ravel().astype(str):
+        m = _COORD.match(s)
+        if m is None:
+            return None
+        chroms.append(m.group(1))
+        starts.append(int(m.group(2)))
+    return np.array(chroms, dtype=str), np.array(starts, dtype=np.int64)
