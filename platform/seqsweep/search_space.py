@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from seqsweep import models
 from seqsweep.config import read_yaml
@@ -80,23 +80,9 @@ class SearchSpace:
     shared: dict[str, Param] = field(default_factory=dict)
     per_arch: dict[str, dict[str, Param]] = field(default_factory=dict)
 
-    def define_by_run(self) -> Callable[[Any], dict[str, Any]]:
+    def define_by_run(self) -> "DefineByRun":
         """The function OptunaSearch calls with an optuna Trial; returns the fixed (non-searched) values."""
-        space = self
-
-        def sample(trial: Any) -> dict[str, Any]:
-            fixed: dict[str, Any] = {}
-            if len(space.architectures) > 1:
-                arch = trial.suggest_categorical("architecture", list(space.architectures))
-            else:
-                arch = fixed["architecture"] = space.architectures[0]
-            for p in [*space.train.values(), *space.shared.values(), *space.per_arch.get(arch, {}).values()]:
-                v = p.suggest(trial)
-                if p.kind == "fixed":
-                    fixed[p.name] = v
-            return fixed
-
-        return sample
+        return DefineByRun(self)
 
     def fixed_config(self, arch: str) -> dict[str, Any]:
         """One concrete configuration per architecture (first value of everything), for dry runs."""
@@ -104,6 +90,27 @@ class SearchSpace:
         for p in [*self.train.values(), *self.shared.values(), *self.per_arch.get(arch, {}).values()]:
             cfg[p.name] = p.values()[0]
         return cfg
+
+
+@dataclass(frozen=True)
+class DefineByRun:
+    """A picklable define-by-run function (Tune pickles its searcher, and with it this, for --resume)."""
+
+    space: SearchSpace
+
+    def __call__(self, trial: Any) -> dict[str, Any]:
+        space = self.space
+        fixed: dict[str, Any] = {}
+        if len(space.architectures) > 1:
+            arch = trial.suggest_categorical("architecture", list(space.architectures))
+        else:
+            arch = fixed["architecture"] = space.architectures[0]
+        # Shared parameters first, then only the chosen architecture's own (prefixed) ones.
+        for p in [*space.train.values(), *space.shared.values(), *space.per_arch.get(arch, {}).values()]:
+            v = p.suggest(trial)
+            if p.kind == "fixed":
+                fixed[p.name] = v
+        return fixed
 
 
 def split_config(config: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:

@@ -1,0 +1,473 @@
+"""One sweep, end to end: job -> data -> folds -> Ray Tune + Optuna -> MLflow -> registry.
+
+    job = load_job("jobs/quickstart.yaml")
+    result = run(job)            # or run(job, resume=True) to continue the latest sweep of this job
+
+Everything that can be checked is checked before Ray starts (job, search space against each architecture's
+signature, data, folds, the tracking store), so bad input costs a second and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import socket
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from seqsweep import cv, data, store, tracking
+from seqsweep.config import JobSpec
+from seqsweep.errors import ClusterError, ConfigError, DataError, SeqsweepError
+from seqsweep.search_space import SearchSpace, load_search_space
+from seqsweep.trainable import TrialSettings
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PreparedData:
+    train: data.Dataset
+    test: data.Dataset | None
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    info: dict[str, Any]
+
+
+def _balanced(ds: data.Dataset) -> bool:
+    """True when the weights are class-balancing (each class sums to half the total), as in the JUND shards."""
+    total = float(ds.w.sum())
+    pos = float(ds.w[ds.y == 1].sum())
+    return total > 0 and abs(pos / total - 0.5) < 1e-3
+
+
+def _with_balancing_weights(ds: data.Dataset) -> data.Dataset:
+    # A subset changes the class ratio a little; class-balancing weights must then be recomputed, or
+    # "always positive" stops scoring 0.5 (DESIGN.md, measured facts).
+    return data.Dataset(X=ds.X, y=ds.y, w=data.class_balancing_weights(ds.y), ids=ds.ids, a=ds.a, source=ds.source)
+
+
+def prepare_data(job: JobSpec) -> PreparedData:
+    spec = job.data
+    if spec.synthetic is not None and not spec.train.exists():
+        log.info("generating the synthetic dataset into %s", spec.train)
+        data.synth(spec.train, n=spec.synthetic.n, positive_rate=spec.synthetic.positive_rate, seed=spec.synthetic.seed)
+    full = data.load(spec.train, labels=spec.labels)
+    if job.train.use_accessibility and full.a is None:
+        raise ConfigError(f"{job.source}: 'train.use_accessibility' is true but {spec.train} has no accessibility values")
+
+    test = None
+    train = full
+    if spec.holdout is not None:
+        tr_idx, te_idx = cv.holdout_split(
+            full.ids, full.y, fraction=spec.holdout.fraction, block_size=spec.holdout.block_size, seed=spec.holdout.seed
+        )
+        train, test = full.subset(tr_idx), full.subset(te_idx)
+        if _balanced(full):
+            train, test = _with_balancing_weights(train), _with_balancing_weights(test)
+    elif spec.test is not None:
+        test = data.load(spec.test)
+        if test.seq_len != train.seq_len:
+            raise DataError(f"{spec.test}: sequences have length {test.seq_len}, the training data {train.seq_len}")
+
+    groups = cv.genomic_blocks(train.ids, job.cv.block_size) if job.cv.group_by == "genomic_block" else None
+    folds = cv.make_folds(train.y, job.cv.folds, seed=job.cv.seed, groups=groups)
+    info = {
+        "train": str(spec.train),
+        "rows": len(train),
+        "positives": train.n_positive,
+        "length": train.seq_len,
+        "fingerprint": data.fingerprint(train),
+        "test_rows": len(test) if test is not None else 0,
+        "test_positives": test.n_positive if test is not None else 0,
+        "test_fingerprint": data.fingerprint(test) if test is not None else "",
+    }
+    return PreparedData(train=train, test=test, folds=folds, info=info)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Ray
+# --------------------------------------------------------------------------------------------------------------
+def _check_address(address: str) -> None:
+    """Fail in seconds, with one line, when a Ray address does not answer (ray.init would retry for minutes)."""
+    hostport = address.split("://", 1)[-1]
+    if address in ("auto", "local") or ":" not in hostport:
+        return
+    host, _, port = hostport.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=3):
+            return
+    except (OSError, ValueError) as exc:
+        raise ClusterError(f"ray.address {address!r} is unreachable: {exc}") from None
+
+
+def init_ray(address: str | None, *, verbose: bool = False) -> bool:
+    """Start a local Ray runtime, or join the cluster at `address` / $RAY_ADDRESS. Returns True if we started it."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    common = dict(
+        include_dashboard=False,
+        log_to_driver=verbose,
+        logging_level=logging.INFO if verbose else logging.WARNING,
+        # Workers must find the package the driver uses (an editable install or the source root).
+        runtime_env={"env_vars": {"MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONWARNINGS": "ignore"}},
+    )
+    if address:
+        _check_address(address)
+        try:
+            ray.init(address=address, **common)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise ClusterError(f"ray.address {address!r}: cannot join the cluster: {str(exc).splitlines()[0]}") from None
+        return True
+    ray.init(address="local", **common)
+    return True
+
+
+def _sampler(job: JobSpec):
+    import optuna
+
+    s = job.search
+    if s.sampler == "tpe":
+        # group=True lets TPE model each architecture's own parameters jointly in a define-by-run space.
+        return optuna.samplers.TPESampler(seed=s.seed, n_startup_trials=s.startup_trials, multivariate=True, group=True)
+    if s.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=s.seed)
+    if s.sampler == "gp":
+        return optuna.samplers.GPSampler(seed=s.seed, n_startup_trials=s.startup_trials)
+    try:
+        import cmaes  # noqa: F401
+    except ImportError:
+        raise ConfigError("search.sampler 'cmaes' needs the 'cmaes' package (pip install cmaes)") from None
+    return optuna.samplers.CmaEsSampler(seed=s.seed, n_startup_trials=s.startup_trials)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Sweep state (for --resume)
+# --------------------------------------------------------------------------------------------------------------
+def _state_file(job: JobSpec) -> Path:
+    return store.tune_dir() / f"{job.name}.latest.json"
+
+
+def _read_state(job: JobSpec) -> dict[str, Any] | None:
+    path = _state_file(job)
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def _write_state(job: JobSpec, state: dict[str, Any]) -> None:
+    path = _state_file(job)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2))
+    tmp.replace(path)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The sweep
+# --------------------------------------------------------------------------------------------------------------
+@dataclass
+class SweepResult:
+    sweep_id: str
+    uri: str
+    experiment_id: str
+    parent_run_id: str
+    metric: str
+    records: list[tracking.TrialRecord]
+    tune_path: str
+    seconds: float
+    decision: Any = None
+    model_version: str | None = None
+    interrupted: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[tracking.TrialRecord]:
+        return [r for r in self.records if r.status == "failed"]
+
+    @property
+    def best(self) -> tracking.TrialRecord | None:
+        done = [r for r in self.records if r.status == "completed" and r.last.get(self.metric) is not None]
+        return max(done, key=lambda r: r.last[self.metric]) if done else None
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if (self.failed or self.interrupted or self.best is None) else 0
+
+
+@dataclass(frozen=True)
+class DryRunReport:
+    data: dict[str, Any]
+    folds: int
+    architectures: dict[str, int]  # architecture -> parameter count of the model built
+
+
+def dry_run(job: JobSpec) -> DryRunReport:
+    """Validate job, search space and data; build and run one model per architecture; start nothing."""
+    import torch
+
+    from seqsweep import models
+    from seqsweep.search_space import split_config
+
+    space = load_search_space(job.search_space)
+    prepared = prepare_data(job)
+    built = {}
+    x = torch.from_numpy(prepared.train.X[:2].astype(np.float32)).transpose(1, 2)  # (2, L, 4) -> (2, 4, L)
+    a = torch.zeros(2) if job.train.use_accessibility else None
+    for arch in space.architectures:
+        _, model_kw, _ = split_config(space.fixed_config(arch))
+        model = models.create_model(
+            arch, seq_len=prepared.train.seq_len, use_accessibility=job.train.use_accessibility, **model_kw
+        )
+        with torch.no_grad():
+            out = model(x, a)
+        if out.shape != (2,):
+            raise SeqsweepError(f"architecture {arch!r} returned shape {tuple(out.shape)}, expected (2,)")
+        built[arch] = sum(p.numel() for p in model.parameters())
+    return DryRunReport(data=prepared.info, folds=len(prepared.folds), architectures=built)
+
+
+def run(
+    job: JobSpec,
+    *,
+    resume: bool = False,
+    verbose: bool = False,
+    emit: Callable[[str], None] = lambda line: None,
+) -> SweepResult:
+    """Run (or resume) the job's sweep. Raises SeqsweepError subclasses for bad input, before anything starts."""
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+    from ray.tune.search.optuna import OptunaSearch
+
+    started = time.time()
+    space: SearchSpace = load_search_space(job.search_space)
+    uri = store.tracking_uri(job.tracking.uri)
+    tracking.check_reachable(uri)
+
+    state = _read_state(job) if resume else None
+    if resume and state is None:
+        raise ConfigError(f"{job.source}: --resume: no earlier sweep of job {job.name!r} under {store.tune_dir()}")
+
+    prepared = prepare_data(job)
+    experiment_id = tracking.open_store(uri, job.experiment_name)
+    metric = job.search.metric
+
+    # A sweep of this job that a killed driver left RUNNING is closed now, so the UI never shows it running.
+    previous = _read_state(job)
+    if previous is not None and not resume:
+        n = tracking.close_stale_runs(uri, previous["experiment_id"], previous["sweep_id"])
+        if n:
+            log.info("closed %d run(s) of the interrupted sweep %s as KILLED", n, previous["sweep_id"])
+
+    if state is not None:
+        sweep_id = state["sweep_id"]
+        parent_run_id = tracking.find_sweep_run(uri, experiment_id, sweep_id) or state["parent_run_id"]
+        tracking.client(uri).update_run(parent_run_id, status="RUNNING")
+    else:
+        sweep_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid() % 10000:04d}"
+        parent_run_id = tracking.start_sweep_run(
+            uri,
+            experiment_id,
+            sweep_id=sweep_id,
+            job=job,
+            search_space_text=Path(job.search_space).read_text(),
+            data_info=prepared.info,
+        )
+    tune_name = f"{job.name}-{sweep_id}"
+    tune_path = store.tune_dir() / tune_name
+    study_name = tune_name
+    optuna_uri = f"sqlite:///{store.mlruns_dir() / 'optuna.db'}"
+    _write_state(
+        job,
+        {
+            "sweep_id": sweep_id,
+            "experiment_id": experiment_id,
+            "parent_run_id": parent_run_id,
+            "tune_path": str(tune_path),
+            "study_name": study_name,
+            "optuna_storage": optuna_uri,
+        },
+    )
+
+    callback = tracking.SweepCallback(
+        uri=uri,
+        experiment_id=experiment_id,
+        parent_run_id=parent_run_id,
+        sweep_id=sweep_id,
+        metric=metric,
+        num_trials=job.search.num_trials,
+        example_sequences=data.decode(prepared.train.X[:5]),
+        emit=emit,
+    )
+    threads = job.resources.threads or max(1, int(job.resources.cpu))
+    settings = TrialSettings(
+        max_epochs=job.train.max_epochs,
+        batch_size=job.train.batch_size,
+        learning_rate=job.train.learning_rate,
+        weight_decay=job.train.weight_decay,
+        optimizer=job.train.optimizer,
+        lr_schedule=job.train.lr_schedule,
+        rc_augment=job.train.rc_augment,
+        use_accessibility=job.train.use_accessibility,
+        device=job.train.device,
+        amp=job.train.amp,
+        threads=threads,
+        seed=job.cv.seed,
+    )
+
+    if not verbose:
+        # Tune's new output engine prints its configuration box even at verbose=0; the legacy engine is silent.
+        os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+        warnings.filterwarnings("ignore", module="optuna")
+        warnings.filterwarnings("ignore", message=".*ExperimentalWarning.*")
+    started_ray = init_ray(job.ray.address, verbose=verbose)
+    interrupted = False
+    study = None
+    try:
+        from seqsweep.trainable import run_trial
+
+        # with_parameters puts the dataset and folds in Ray's object store once, not once per trial.
+        trainable = tune.with_parameters(run_trial, dataset=prepared.train, folds=prepared.folds, settings=settings)
+        trainable = tune.with_resources(trainable, {"cpu": job.resources.cpu, "gpu": job.resources.gpu})
+        run_config = tune.RunConfig(
+            name=tune_name,
+            storage_path=str(store.tune_dir()),
+            callbacks=[callback],
+            failure_config=tune.FailureConfig(max_failures=job.resources.max_retries),
+            verbose=2 if verbose else 0,
+        )
+        if state is not None and tune.Tuner.can_restore(str(tune_path)):
+            tuner = tune.Tuner.restore(str(tune_path), trainable=trainable, resume_errored=False, restart_errored=True)
+            # The restored run config carries the callbacks pickled at the first start; use fresh ones.
+            tuner._local_tuner.get_run_config().callbacks = [callback]
+        else:
+            import optuna
+
+            storage = optuna.storages.RDBStorage(optuna_uri)
+            searcher = OptunaSearch(
+                space=space.define_by_run(),
+                metric=metric,
+                mode="max",
+                sampler=_sampler(job),
+                storage=storage,
+                study_name=study_name,
+            )
+            if job.search.scheduler == "asha":
+                scheduler = ASHAScheduler(
+                    time_attr="training_iteration",
+                    max_t=job.train.max_epochs,
+                    grace_period=min(job.search.grace_period, job.train.max_epochs),
+                    reduction_factor=job.search.reduction_factor,
+                )
+            else:
+                scheduler = FIFOScheduler()
+            tuner = tune.Tuner(
+                trainable,
+                tune_config=tune.TuneConfig(
+                    metric=metric,
+                    mode="max",
+                    search_alg=searcher,
+                    scheduler=scheduler,
+                    num_samples=job.search.num_trials,
+                    max_concurrent_trials=job.search.max_concurrent,
+                    # One worker process serves many trials: a fresh process per trial costs seconds each.
+                    reuse_actors=True,
+                ),
+                run_config=run_config,
+            )
+        try:
+            tuner.fit()
+        except KeyboardInterrupt:
+            interrupted = True
+        try:
+            import optuna
+
+            study = optuna.load_study(study_name=study_name, storage=optuna_uri)
+        except KeyError:
+            study = None
+    finally:
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+
+    records = list(callback.trials.values())
+    # Tune returns normally after a Ctrl-C (it saves its state first): the sweep is unfinished when fewer
+    # trials than asked for reached an end.
+    ended = sum(r.status != "running" for r in records)
+    if ended < job.search.num_trials:
+        interrupted = True
+    result = SweepResult(
+        sweep_id=sweep_id,
+        uri=uri,
+        experiment_id=experiment_id,
+        parent_run_id=parent_run_id,
+        metric=metric,
+        records=records,
+        tune_path=str(tune_path),
+        seconds=time.time() - started,
+        interrupted=interrupted,
+    )
+    if interrupted:
+        # Nothing stays RUNNING: the parent and unfinished trials are KILLED until `--resume` reopens the parent.
+        tracking.close_stale_runs(uri, experiment_id, sweep_id)
+        return result
+
+    extra_metrics: dict[str, float] = {"sweep_seconds": result.seconds}
+    extra_tags: dict[str, str] = {}
+    best = result.best
+    if best is not None and best.model_uri and job.registry.enabled:
+        from seqsweep import registry
+
+        mv = registry.register_trial_model(
+            best.model_uri,
+            model_name=job.model_name,
+            tags={
+                "sweep": sweep_id,
+                "sweep_run_id": parent_run_id,
+                "trial": str(best.number),
+                "run_id": best.run_id,
+                "job": job.name,
+                "data.fingerprint": prepared.info["fingerprint"],
+                "cv_weighted_accuracy": f"{best.last.get('cv_weighted_accuracy', math.nan):.6f}",
+                "cv_weighted_accuracy_std": f"{best.last.get('cv_weighted_accuracy_std', math.nan):.6f}",
+                "cv_roc_auc": f"{best.last.get('cv_roc_auc', math.nan):.6f}",
+                "cv_pr_auc": f"{best.last.get('cv_pr_auc', math.nan):.6f}",
+            },
+        )
+        result.model_version = str(mv.version)
+        decision = registry.promote_if_better(
+            job.model_name,
+            mv.version,
+            test_data=prepared.test,
+            metric=job.registry.metric,
+            min_improvement=job.registry.min_improvement,
+        )
+        result.decision = decision
+        extra_tags["registry.model"] = f"{job.model_name}/{mv.version}"
+        extra_tags["registry.decision"] = decision.reason[:5000]
+        if decision.challenger_score is not None and not math.isnan(decision.challenger_score):
+            extra_metrics[f"heldout_{job.registry.metric}" if prepared.test is not None else "registered_score"] = float(
+                decision.challenger_score
+            )
+    tracking.finish_sweep_run(
+        uri,
+        parent_run_id,
+        records,
+        metric=metric,
+        study=study,
+        extra_metrics=extra_metrics,
+        extra_tags=extra_tags,
+    )
+    return result
