@@ -1,0 +1,195 @@
+"""The MLflow "model from code": DNA sequences in, probabilities out.
+
+MLflow logs this file itself as the model's code (python_model=<this file>) instead of pickling a Python
+object, and loads it by executing it; the final `mlflow.models.set_model(...)` tells MLflow which object is
+the model. The weights travel as the `ensemble` artifact (safetensors + model.json, see ensemble.py), so
+loading a registered model never unpickles anything.
+
+    model = mlflow.pyfunc.load_model("models:/jund@champion")
+    model.predict(pd.DataFrame({"sequence": ["ACGT...", ...]}))   # -> DataFrame(probability, label)
+
+The `seqsweep` package is logged with the model (code_paths); MLflow puts the model's `code/` directory at
+the front of sys.path before it runs this file, so a process that has mlflow and torch but not seqsweep can
+still load and serve the model.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.models import Model, ModelSignature
+from mlflow.models.model import ModelInfo
+from mlflow.types import ColSpec, Schema
+
+from seqsweep import store
+from seqsweep.ensemble import Ensemble, load_ensemble, read_meta
+from seqsweep.errors import DataError, TrackingError
+
+log = logging.getLogger(__name__)
+
+SEQUENCE = "sequence"
+ACCESSIBILITY = "accessibility"
+
+
+class SeqsweepModel(mlflow.pyfunc.PythonModel):
+    """pyfunc wrapper of a seqsweep fold ensemble.
+
+    Input:  DataFrame with a `sequence` column (strings of the model's length, any case, N allowed) and,
+            when the model was trained with it, an `accessibility` column (float).
+    Output: DataFrame with `probability` (mean over fold models of sigmoid(logit)) and `label`
+            (1 when probability > 0.5, the rule weighted accuracy is scored with).
+    """
+
+    ensemble: Ensemble | None = None
+
+    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+        self.ensemble = load_ensemble(context.artifacts["ensemble"])
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        if self.ensemble is None:
+            raise RuntimeError("SeqsweepModel.predict called before load_context")
+        df = _as_frame(model_input)
+        if SEQUENCE not in df.columns:
+            raise DataError(f"model input needs a {SEQUENCE!r} column, got columns {list(df.columns)}")
+        a = None
+        if self.ensemble.use_accessibility:
+            if ACCESSIBILITY not in df.columns:
+                raise DataError(
+                    f"this model was trained with accessibility: the input needs an {ACCESSIBILITY!r} column "
+                    f"next to {SEQUENCE!r}, got columns {list(df.columns)}"
+                )
+            a = pd.to_numeric(df[ACCESSIBILITY], errors="coerce").to_numpy(dtype=np.float32)
+        p = self.ensemble.predict_sequences(df[SEQUENCE].tolist(), a)
+        return pd.DataFrame({"probability": p.astype(np.float64), "label": (p > 0.5).astype(np.int64)})
+
+
+def _as_frame(model_input: Any) -> pd.DataFrame:
+    """Accept what people naturally pass: a DataFrame, a Series/list of sequences, or a column dict."""
+    if isinstance(model_input, pd.DataFrame):
+        return model_input
+    if isinstance(model_input, pd.Series):
+        return model_input.to_frame(name=SEQUENCE)
+    if isinstance(model_input, dict):
+        return pd.DataFrame(model_input)
+    if isinstance(model_input, (list, tuple, np.ndarray)):
+        return pd.DataFrame({SEQUENCE: list(model_input)})
+    raise DataError(f"model input must be a DataFrame with a {SEQUENCE!r} column, got {type(model_input).__name__}")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Logging (runs in the driver, never in the model-serving process)
+
+
+def model_signature(use_accessibility: bool) -> ModelSignature:
+    inputs = [ColSpec("string", SEQUENCE)]
+    if use_accessibility:
+        # Declared but not `required`: MLflow's own check for a missing required column raises a message that
+        # dumps the whole input frame; SeqsweepModel.predict says in one line what is missing instead.
+        inputs.append(ColSpec("double", ACCESSIBILITY, required=False))
+    outputs = Schema([ColSpec("double", "probability"), ColSpec("long", "label")])
+    return ModelSignature(inputs=Schema(inputs), outputs=outputs)
+
+
+def _example_sequences(seq_len: int, n: int = 3) -> list[str]:
+    """A few fixed random sequences that also show the encoding policy: upper case, lower case, and an N."""
+    rng = np.random.default_rng(0)
+    seqs = ["".join(rng.choice(list("ACGT"), size=seq_len)) for _ in range(n)]
+    seqs[1] = seqs[1].lower()
+    seqs[2] = "N" + seqs[2][1:]
+    return seqs
+
+
+def pip_requirements() -> list[str]:
+    """What a serving environment needs to install to load the model (MLflow's env managers read this).
+
+    torch is a range, not this machine's exact version: the local build is `2.x.y+cpu`, a tag that exists
+    only on the PyTorch wheel index, while a plain `torch==2.x.y` makes pip fetch the multi-GB CUDA build on
+    Linux. A range lets an environment keep the CPU (or GPU) wheel it already has. The other packages are
+    what importing the model code pulls in: seqsweep.data reads shards with joblib, and seqsweep.train (whose
+    predict_proba the model reuses, so serving averages exactly as CV scored) imports scikit-learn metrics.
+    """
+    import joblib
+    import safetensors
+    import sklearn
+
+    numpy_major = int(np.__version__.split(".")[0])  # numpy 2 reads arrays differently from numpy 1
+    return [
+        f"mlflow=={mlflow.__version__}",
+        "torch>=2.4,<3",
+        f"numpy>={numpy_major}.0,<{numpy_major + 1}",
+        "pandas>=2.0",
+        f"safetensors>={safetensors.__version__}",
+        f"scikit-learn>={sklearn.__version__}",
+        f"joblib>={joblib.__version__}",
+    ]
+
+
+def _package_dir() -> Path:
+    """The directory of the `seqsweep` package; logged as code so the model loads without seqsweep installed."""
+    import seqsweep
+
+    return Path(seqsweep.__file__).resolve().parent
+
+
+def log_ensemble_model(
+    ensemble_dir: str | Path,
+    *,
+    name: str = "model",
+    run_id: str | None = None,
+    input_example_sequences: list[str] | None = None,
+    tracking_uri: str | None = None,
+) -> ModelInfo:
+    """Log the ensemble in `ensemble_dir` as a pyfunc model into run `run_id` (default: the active run).
+
+    tracking_uri: the store holding that run (default: store.tracking_uri(), i.e. $MLFLOW_TRACKING_URI or
+    the embedded store). MLflow's model logging only uses the process-wide tracking URI, so it is set.
+    Returns MLflow's ModelInfo; `info.model_uri` (``models:/m-...``) is what registry.register_trial_model takes.
+    """
+    ensemble_dir = Path(ensemble_dir).resolve()
+    meta = read_meta(ensemble_dir)  # fail here, with a clear message, rather than inside MLflow
+    uri = store.tracking_uri(tracking_uri)
+    if mlflow.get_tracking_uri() != uri:
+        mlflow.set_tracking_uri(uri)
+    if run_id is None:
+        active = mlflow.active_run()
+        if active is None:
+            raise TrackingError("log_ensemble_model: no active MLflow run; start one or pass run_id")
+        run_id = active.info.run_id
+    use_acc = bool(meta["use_accessibility"])
+    seq_len = int(meta["seq_len"])
+    seqs = list(input_example_sequences or [])
+    for i, s in enumerate(seqs):
+        if not isinstance(s, str) or len(s) != seq_len:
+            got = f"length {len(s)}" if isinstance(s, str) else type(s).__name__
+            raise DataError(f"input example sequence {i}: must be a string of length {seq_len}, got {got}")
+    # More than one row: an example of batch 1 can lead MLflow tooling to assume a batch size of 1.
+    seqs += _example_sequences(seq_len)[: max(0, 3 - len(seqs))]
+    example = pd.DataFrame({SEQUENCE: seqs})
+    if use_acc:
+        example[ACCESSIBILITY] = np.linspace(0.0, 1.0, len(seqs))
+    log.debug("logging %s as model %r of run %s", ensemble_dir, name, run_id)
+    # Model.log rather than mlflow.pyfunc.log_model: only it takes a run_id, and the driver logs a trial's
+    # model into that trial's run without making it the active run. The signature is given, so MLflow does
+    # not run the model to infer one; it still loads the logged model once and predicts on the example to
+    # check that the model can be served, which catches a broken model at logging time.
+    return Model.log(
+        artifact_path=None,  # deprecated in favour of `name`, but still a required positional
+        name=name,
+        flavor=mlflow.pyfunc,
+        run_id=run_id,
+        python_model=str(Path(__file__).resolve()),
+        artifacts={"ensemble": str(ensemble_dir)},
+        code_paths=[str(_package_dir())],
+        signature=model_signature(use_acc),
+        input_example=example,
+        pip_requirements=pip_requirements(),
+        metadata={"seqsweep_architecture": meta["architecture"], "seqsweep_version": meta.get("seqsweep_version")},
+    )
+
+
+mlflow.models.set_model(SeqsweepModel())
