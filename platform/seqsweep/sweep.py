@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import optuna
+from ray.tune.search.optuna import OptunaSearch
 
 from seqsweep import cv, data, store, tracking
 from seqsweep.config import JobSpec
@@ -152,6 +154,22 @@ def _sampler(job: JobSpec):
     return optuna.samplers.CmaEsSampler(seed=s.seed, n_startup_trials=s.startup_trials)
 
 
+class ResumableOptunaSearch(OptunaSearch):
+    """OptunaSearch whose study lives in sqlite, made safe for resuming after a killed driver.
+
+    Tune snapshots its state every few seconds, while the Optuna study is written at once. After a SIGKILL the
+    snapshot can predate the end of a trial the study already closed; Tune then runs that trial again, and
+    plain OptunaSearch crashes the sweep on its first report. Such reports are ignored here (the trial's
+    result is already in the study, and MLflow already has its run).
+    """
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        try:
+            super().on_trial_result(trial_id, result)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            log.info("trial %s already finished in the Optuna study; its rerun is not reported", trial_id)
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Sweep state (for --resume)
 # --------------------------------------------------------------------------------------------------------------
@@ -246,14 +264,13 @@ def run(
     emit: Callable[[str], None] = lambda line: None,
 ) -> SweepResult:
     """Run (or resume) the job's sweep. Raises SeqsweepError subclasses for bad input, before anything starts."""
-    from ray import tune
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
-    from ray.tune.search.optuna import OptunaSearch
-
     started = time.time()
     space: SearchSpace = load_search_space(job.search_space)
     uri = store.tracking_uri(job.tracking.uri)
     tracking.check_reachable(uri)
+    address = job.ray.address or os.environ.get("RAY_ADDRESS") or None
+    if address:
+        _check_address(address)
 
     state = _read_state(job) if resume else None
     if resume and state is None:
@@ -261,11 +278,32 @@ def run(
 
     prepared = prepare_data(job)
     experiment_id = tracking.open_store(uri, job.experiment_name)
+
+    if not verbose:
+        # Tune's new output engine prints its configuration box even at verbose=0; the legacy engine is silent.
+        os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+        warnings.filterwarnings("ignore", module="optuna")
+        warnings.filterwarnings("ignore", message=".*ExperimentalWarning.*")
+    # Ray starts (or is joined) before any run is created: a cluster that cannot be reached leaves no trace.
+    started_ray = init_ray(address, verbose=verbose)
+    try:
+        return _run_on_ray(job, space, uri, experiment_id, prepared, state, started, verbose, emit)
+    finally:
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+
+
+def _run_on_ray(job, space, uri, experiment_id, prepared, state, started, verbose, emit) -> SweepResult:
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
     metric = job.search.metric
 
     # A sweep of this job that a killed driver left RUNNING is closed now, so the UI never shows it running.
     previous = _read_state(job)
-    if previous is not None and not resume:
+    if previous is not None and state is None:
         n = tracking.close_stale_runs(uri, previous["experiment_id"], previous["sweep_id"])
         if n:
             log.info("closed %d run(s) of the interrupted sweep %s as KILLED", n, previous["sweep_id"])
@@ -273,6 +311,8 @@ def run(
     if state is not None:
         sweep_id = state["sweep_id"]
         parent_run_id = tracking.find_sweep_run(uri, experiment_id, sweep_id) or state["parent_run_id"]
+        # Runs a killed driver left RUNNING are closed first; then the parent reopens for the resumed trials.
+        tracking.close_stale_runs(uri, experiment_id, sweep_id)
         tracking.client(uri).update_run(parent_run_id, status="RUNNING")
     else:
         sweep_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid() % 10000:04d}"
@@ -326,81 +366,69 @@ def run(
         seed=job.cv.seed,
     )
 
-    if not verbose:
-        # Tune's new output engine prints its configuration box even at verbose=0; the legacy engine is silent.
-        os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-        warnings.filterwarnings("ignore", module="optuna")
-        warnings.filterwarnings("ignore", message=".*ExperimentalWarning.*")
-    started_ray = init_ray(job.ray.address, verbose=verbose)
     interrupted = False
     study = None
-    try:
-        from seqsweep.trainable import run_trial
+    from seqsweep.trainable import run_trial
 
-        # with_parameters puts the dataset and folds in Ray's object store once, not once per trial.
-        trainable = tune.with_parameters(run_trial, dataset=prepared.train, folds=prepared.folds, settings=settings)
-        trainable = tune.with_resources(trainable, {"cpu": job.resources.cpu, "gpu": job.resources.gpu})
-        run_config = tune.RunConfig(
-            name=tune_name,
-            storage_path=str(store.tune_dir()),
-            callbacks=[callback],
-            failure_config=tune.FailureConfig(max_failures=job.resources.max_retries),
-            verbose=2 if verbose else 0,
+    # with_parameters puts the dataset and folds in Ray's object store once, not once per trial.
+    trainable = tune.with_parameters(run_trial, dataset=prepared.train, folds=prepared.folds, settings=settings)
+    trainable = tune.with_resources(trainable, {"cpu": job.resources.cpu, "gpu": job.resources.gpu})
+    run_config = tune.RunConfig(
+        name=tune_name,
+        storage_path=str(store.tune_dir()),
+        callbacks=[callback],
+        failure_config=tune.FailureConfig(max_failures=job.resources.max_retries),
+        verbose=2 if verbose else 0,
+    )
+    if state is not None and tune.Tuner.can_restore(str(tune_path)):
+        tuner = tune.Tuner.restore(str(tune_path), trainable=trainable, resume_errored=False, restart_errored=True)
+        # The restored run config carries the callbacks pickled at the first start; use fresh ones.
+        tuner._local_tuner.get_run_config().callbacks = [callback]
+    else:
+        import optuna
+
+        storage = optuna.storages.RDBStorage(optuna_uri)
+        searcher = ResumableOptunaSearch(
+            space=space.define_by_run(),
+            metric=metric,
+            mode="max",
+            sampler=_sampler(job),
+            storage=storage,
+            study_name=study_name,
         )
-        if state is not None and tune.Tuner.can_restore(str(tune_path)):
-            tuner = tune.Tuner.restore(str(tune_path), trainable=trainable, resume_errored=False, restart_errored=True)
-            # The restored run config carries the callbacks pickled at the first start; use fresh ones.
-            tuner._local_tuner.get_run_config().callbacks = [callback]
+        if job.search.scheduler == "asha":
+            scheduler = ASHAScheduler(
+                time_attr="training_iteration",
+                max_t=job.train.max_epochs,
+                grace_period=min(job.search.grace_period, job.train.max_epochs),
+                reduction_factor=job.search.reduction_factor,
+            )
         else:
-            import optuna
-
-            storage = optuna.storages.RDBStorage(optuna_uri)
-            searcher = OptunaSearch(
-                space=space.define_by_run(),
+            scheduler = FIFOScheduler()
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(
                 metric=metric,
                 mode="max",
-                sampler=_sampler(job),
-                storage=storage,
-                study_name=study_name,
-            )
-            if job.search.scheduler == "asha":
-                scheduler = ASHAScheduler(
-                    time_attr="training_iteration",
-                    max_t=job.train.max_epochs,
-                    grace_period=min(job.search.grace_period, job.train.max_epochs),
-                    reduction_factor=job.search.reduction_factor,
-                )
-            else:
-                scheduler = FIFOScheduler()
-            tuner = tune.Tuner(
-                trainable,
-                tune_config=tune.TuneConfig(
-                    metric=metric,
-                    mode="max",
-                    search_alg=searcher,
-                    scheduler=scheduler,
-                    num_samples=job.search.num_trials,
-                    max_concurrent_trials=job.search.max_concurrent,
-                    # One worker process serves many trials: a fresh process per trial costs seconds each.
-                    reuse_actors=True,
-                ),
-                run_config=run_config,
-            )
-        try:
-            tuner.fit()
-        except KeyboardInterrupt:
-            interrupted = True
-        try:
-            import optuna
+                search_alg=searcher,
+                scheduler=scheduler,
+                num_samples=job.search.num_trials,
+                max_concurrent_trials=job.search.max_concurrent,
+                # One worker process serves many trials: a fresh process per trial costs seconds each.
+                reuse_actors=True,
+            ),
+            run_config=run_config,
+        )
+    try:
+        tuner.fit()
+    except KeyboardInterrupt:
+        interrupted = True
+    try:
+        import optuna
 
-            study = optuna.load_study(study_name=study_name, storage=optuna_uri)
-        except KeyError:
-            study = None
-    finally:
-        if started_ray:
-            import ray
-
-            ray.shutdown()
+        study = optuna.load_study(study_name=study_name, storage=optuna_uri)
+    except KeyError:
+        study = None
 
     records = list(callback.trials.values())
     # Tune returns normally after a Ctrl-C (it saves its state first): the sweep is unfinished when fewer
@@ -433,6 +461,7 @@ def run(
         mv = registry.register_trial_model(
             best.model_uri,
             model_name=job.model_name,
+            tracking_uri=uri,
             tags={
                 "sweep": sweep_id,
                 "sweep_run_id": parent_run_id,
@@ -453,6 +482,7 @@ def run(
             test_data=prepared.test,
             metric=job.registry.metric,
             min_improvement=job.registry.min_improvement,
+            tracking_uri=uri,
         )
         result.decision = decision
         extra_tags["registry.model"] = f"{job.model_name}/{mv.version}"

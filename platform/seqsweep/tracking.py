@@ -316,12 +316,27 @@ class SweepCallback(Callback):
         self.c.log_batch(run.info.run_id, params=params)
         self.trials[tid] = TrialRecord(number=number, trial_id=tid, run_id=run.info.run_id, config=config, attempt=attempt)
 
+    def on_trial_recover(self, iteration, trials, trial, **info):
+        """The trial's worker died or it raised, and Tune will retry it: close this attempt's run as FAILED."""
+        rec = self.trials.get(trial.trial_id)
+        if rec is None or rec.status != "running":
+            return
+        rec.error = _error_line(trial) + " (retrying)"
+        self._end_run(rec, "failed", "FAILED", error=rec.error)
+
     def on_trial_result(self, iteration, trials, trial, result, **info):
         import mlflow
 
         rec = self.trials.get(trial.trial_id)
+        if rec is not None and rec.status == "failed":
+            # A retried trial reporting again, without Tune having announced its restart: a new attempt's run.
+            self.on_trial_start(iteration, trials, trial)
+            rec = self.trials.get(trial.trial_id)
         if rec is None or rec.status != "running":
             return
+        if not rec.last and "pid" in result:
+            # Which worker process runs this attempt (operators kill stuck workers by PID; the fault tests too).
+            self.c.set_tag(rec.run_id, "worker_pid", str(result["pid"]))
         step = int(result.get("epoch", result.get("training_iteration", 0)))
         now = int(time.time() * 1000)
         metrics = [
@@ -361,7 +376,11 @@ class SweepCallback(Callback):
 
         with checkpoint.as_directory() as ckpt_dir:
             info = log_ensemble_model(
-                ckpt_dir, name="model", run_id=rec.run_id, input_example_sequences=self.example_sequences
+                ckpt_dir,
+                name="model",
+                run_id=rec.run_id,
+                input_example_sequences=self.example_sequences,
+                tracking_uri=self.uri,
             )
         self.c.set_tag(rec.run_id, "seqsweep.model_uri", info.model_uri)
         return info.model_uri
