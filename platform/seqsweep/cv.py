@@ -1,0 +1,140 @@
+"""Cross-validation folds and the held-out split, computed once per sweep and shared by every trial.
+
+Neighbouring genomic windows overlap and share sequence, so a random split lets a model "recognise" a
+validation window from its training neighbour. `genomic_blocks` labels each window with its contiguous
+block (`chr22:27` for 1 Mb blocks), and grouping folds (or the held-out split) by block keeps whole
+blocks on one side.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+from seqsweep.data import genomic_coordinates
+from seqsweep.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+Fold = tuple[np.ndarray, np.ndarray]  # (train_idx, val_idx), sorted int64 row indices
+
+
+def _check_int(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ConfigError(f"{name}: must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def make_folds(y: np.ndarray, k: int, *, seed: int, groups: np.ndarray | None = None) -> list[Fold]:
+    """k stratified folds of the rows of `y` (shuffled with `seed`; the same seed gives the same folds).
+
+    With `groups` (e.g. `genomic_blocks(ids, ...)`) rows sharing a group stay on one side of every split
+    (sklearn StratifiedGroupKFold), so the class ratio is kept only approximately.
+    Returns k (train_idx, val_idx) pairs; each validation fold holds both classes.
+    """
+    y = np.asarray(y).reshape(-1)
+    n_pos = int((y == 1).sum())
+    n_neg = int((y == 0).sum())
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 2 <= k <= min(n_pos, n_neg):
+        raise ConfigError(
+            f"cv.folds: needs 2 <= k <= the number of positives and of negatives, "
+            f"got k={k!r} with {n_pos} positives and {n_neg} negatives"
+        )
+    k = int(k)
+    placeholder = np.zeros((len(y), 1))  # sklearn splitters want an X; only its length matters
+    if groups is None:
+        splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+        splits = splitter.split(placeholder, y)
+    else:
+        groups = np.asarray(groups).reshape(-1)
+        if len(groups) != len(y):
+            raise ValueError(f"make_folds: groups has {len(groups)} rows, y has {len(y)}")
+        n_pos_groups = len(np.unique(groups[y == 1]))
+        if n_pos_groups < k:
+            raise ConfigError(
+                f"cv.folds: grouped folds need at least k groups holding positives, "
+                f"got k={k} with {n_pos_groups} such groups (use fewer folds or smaller blocks)"
+            )
+        splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+        splits = splitter.split(placeholder, y, groups)
+
+    folds = [(np.sort(tr).astype(np.int64), np.sort(va).astype(np.int64)) for tr, va in splits]
+    for i, (_, va) in enumerate(folds):
+        # ungrouped folds always pass (k <= n_pos, n_neg); grouped ones can fail when the groups are lumpy
+        if len(np.unique(y[va])) < 2:
+            raise ConfigError(
+                f"cv.folds: validation fold {i} of k={k} holds one class only "
+                f"({int(y[va].sum())} positives in {len(va)} rows); use fewer folds or smaller blocks"
+            )
+    log.info("made %d %sfolds of %d rows (seed %d)", k, "grouped " if groups is not None else "", len(y), seed)
+    return folds
+
+
+def _parse_coordinates(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(chrom (N,) str, start (N,) int64) from ids like 'chr22:27247552-27247653'; DataError on the first bad id."""
+    coords = genomic_coordinates(ids)
+    if coords is not None:
+        return coords
+    # the error path only: find the first id that does not parse, with the same parser, to name it
+    for row, id_ in enumerate(ids):
+        if genomic_coordinates([id_]) is None:
+            raise DataError(
+                f"ids: row {row}: id must look like 'chr22:27247552-27247653' (chrom:start-end), got {str(id_)!r}"
+            )
+    raise DataError("ids: genomic coordinates did not parse")  # unreachable unless the parser changes
+
+
+def genomic_blocks(ids: np.ndarray, block_size: int) -> np.ndarray:
+    """Group label 'chrom:start//block_size' for each id (e.g. 'chr22:27' with 1 Mb blocks); (N,) str."""
+    block_size = _check_int("block_size", block_size, 1)
+    ids = np.asarray(ids).reshape(-1)
+    chroms, starts = _parse_coordinates(ids)
+    return np.array([f"{c}:{s // block_size}" for c, s in zip(chroms, starts)])
+
+
+def holdout_split(
+    ids: np.ndarray,
+    y: np.ndarray,
+    *,
+    fraction: float = 0.2,
+    block_size: int = 1_000_000,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split rows into (train_idx, test_idx) by whole genomic blocks, for held-out evaluation.
+
+    Blocks are drawn at random (seeded) into the held-out part until it holds at least `fraction` of the
+    rows, so it overshoots by at most one block. Neighbouring windows never straddle the split.
+    DataError if either side ends up without positives.
+    """
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+        raise ConfigError(f"fraction: must be a number with 0 < fraction < 1, got {fraction!r}")
+    y = np.asarray(y).reshape(-1)
+    blocks = genomic_blocks(ids, block_size)
+    if len(blocks) != len(y):
+        raise ValueError(f"holdout_split: ids has {len(blocks)} rows, y has {len(y)}")
+
+    names, block_of_row, block_rows = np.unique(blocks, return_inverse=True, return_counts=True)
+    order = np.random.default_rng(seed).permutation(len(names))
+    # the first blocks of the permutation whose running row count reaches the target go to the test side
+    needed = fraction * len(y)
+    n_test_blocks = int(np.searchsorted(np.cumsum(block_rows[order]), needed) + 1)
+    is_test_block = np.zeros(len(names), dtype=bool)
+    is_test_block[order[:n_test_blocks]] = True
+
+    is_test = is_test_block[block_of_row]
+    test_idx = np.flatnonzero(is_test).astype(np.int64)
+    train_idx = np.flatnonzero(~is_test).astype(np.int64)
+    for side, idx in (("held-out", test_idx), ("training", train_idx)):
+        if not (y[idx] == 1).any():
+            raise DataError(
+                f"holdout: the {side} part holds no positives ({len(idx)} rows in "
+                f"{n_test_blocks if side == 'held-out' else len(names) - n_test_blocks} blocks of "
+                f"{block_size} bp, fraction={fraction}, seed={seed}); change block_size, fraction or seed"
+            )
+    log.info(
+        "held out %d of %d rows (%d of %d blocks of %d bp, %d positives)",
+        len(test_idx), len(y), n_test_blocks, len(names), block_size, int(y[test_idx].sum()),
+    )
+    return train_idx, test_idx

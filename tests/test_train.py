@@ -1,0 +1,246 @@
+"""The lockstep k-fold trainer and the ensemble predictor, on data with a planted motif."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from seqsweep.cv import make_folds
+from seqsweep.data import Dataset
+from seqsweep.errors import ConfigError
+from seqsweep.models import create_model
+from seqsweep.train import CVTrainer, TrainConfig, TrainingError, predict_proba
+
+MOTIF = "TGACTCA"  # the AP-1 site JUND binds
+SMALL = {
+    "deepbind": {"filters": 16, "hidden_size": 16, "dropout": 0.1},
+    "cnn": {"filters": 16, "hidden_size": 16, "pool": 2, "dropout": 0.1},
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # Two cores shared with other test processes: one thread avoids oversubscription. Restored afterwards
+    # so the setting does not leak into other test files.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def motif_dataset(n: int = 1500, length: int = 40, seed: int = 0) -> Dataset:
+    """Uniform random background; every positive (half the rows) carries TGACTCA at a random position."""
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 4, size=(n, length))
+    y = np.zeros(n, dtype=np.uint8)
+    y[rng.permutation(n)[: n // 2]] = 1
+    motif = np.array(["ACGT".index(c) for c in MOTIF])
+    for row in np.flatnonzero(y):
+        start = rng.integers(0, length - len(motif) + 1)
+        codes[row, start : start + len(motif)] = motif
+    return Dataset(
+        X=np.eye(4, dtype=np.uint8)[codes],  # (n, L) -> (n, L, 4)
+        y=y,
+        w=np.ones(n, dtype=np.float32),
+        ids=np.array([f"chrT:{i * length}-{(i + 1) * length}" for i in range(n)]),
+        a=rng.random(n).astype(np.float32),
+    )
+
+
+@pytest.fixture(scope="module")
+def data() -> Dataset:
+    return motif_dataset()
+
+
+@pytest.fixture(scope="module")
+def folds(data):
+    return make_folds(data.y, 3, seed=0)
+
+
+def _names(k: int) -> set[str]:
+    names = {"train_loss", "epoch"}
+    for m in ("weighted_accuracy", "roc_auc", "pr_auc"):
+        names |= {f"cv_{m}", f"cv_{m}_std"} | {f"fold{i}_{m}" for i in range(k)}
+    return names
+
+
+@pytest.fixture(scope="module")
+def trained(data, folds):
+    """deepbind trained 3 epochs on the motif data: (trainer, per-epoch metrics)."""
+    config = TrainConfig("deepbind", SMALL["deepbind"], learning_rate=1e-2, batch_size=64, epochs=3)
+    trainer = CVTrainer(data, folds, config)
+    return trainer, trainer.fit()
+
+
+def test_deepbind_learns_the_motif(trained):
+    trainer, history = trained
+    last = history[-1]
+    assert trainer.epoch == 3 and [m["epoch"] for m in history] == [1, 2, 3]
+    assert last["cv_weighted_accuracy"] > 0.8, last
+    assert last["cv_roc_auc"] > 0.9, last
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+
+
+def test_step_epoch_reports_exactly_the_metric_names(trained):
+    _, history = trained
+    m = history[0]
+    assert set(m) == _names(3)
+    accs = [m[f"fold{k}_weighted_accuracy"] for k in range(3)]
+    assert m["cv_weighted_accuracy"] == pytest.approx(np.mean(accs))
+    assert m["cv_weighted_accuracy_std"] == pytest.approx(np.std(accs))
+    assert all(isinstance(v, (int, float)) and math.isfinite(v) for v in m.values())
+
+
+def test_cnn_learns_with_every_option(data, folds):
+    # rc_augment (so rc_average defaults on), a schedule, accessibility input: the less common paths
+    config = TrainConfig(
+        "cnn", SMALL["cnn"], learning_rate=2e-2, batch_size=64, epochs=4, rc_augment=True,
+        lr_schedule="onecycle", use_accessibility=True, optimizer="adam", weight_decay=1e-4,
+    )
+    assert config.strand_average
+    trainer = CVTrainer(data, folds, config)
+    history = trainer.fit()
+    assert history[-1]["cv_weighted_accuracy"] > 0.8, history[-1]
+    # past the schedule's end the learning rate stays where it ended instead of raising
+    assert trainer.step_epoch()["epoch"] == 5
+
+
+def test_same_seed_same_metrics_other_seed_different(data, folds):
+    def run(seed: int) -> dict:
+        config = TrainConfig("cnn", SMALL["cnn"], batch_size=128, epochs=2, seed=seed, rc_augment=True,
+                             lr_schedule="cosine")
+        return CVTrainer(data, folds, config).step_epoch()
+
+    torch.manual_seed(123)
+    first = run(0)
+    torch.manual_seed(999)  # the caller's global RNG state must not matter
+    assert run(0) == first
+    assert run(1) != first
+
+
+def test_trainer_leaves_the_global_rng_alone(data, folds):
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    config = TrainConfig("cnn", SMALL["cnn"], batch_size=256, epochs=1)
+    CVTrainer(data.subset(np.arange(300)), make_folds(data.y[:300], 2, seed=0), config).step_epoch()
+    assert torch.equal(torch.rand(3), expected)
+
+
+@pytest.mark.parametrize("fold_batching", [False, True])
+def test_nan_loss_raises_training_error_naming_fold_epoch_architecture(data, folds, fold_batching):
+    # A NaN sample weight makes the weighted loss NaN in whichever fold trains on that row.
+    w = data.w.copy()
+    bad_row = folds[1][0][0]  # a training row of fold 1 (and of one other fold)
+    w[bad_row] = np.nan
+    bad = Dataset(X=data.X, y=data.y, w=w, ids=data.ids)
+    config = TrainConfig("cnn", SMALL["cnn"], batch_size=256, epochs=1)
+    trainer = CVTrainer(bad, folds, config, fold_batching=fold_batching)
+    with pytest.raises(TrainingError, match=r"'cnn': training loss became nan in fold \d at epoch 1") as err:
+        trainer.step_epoch()
+    fold = int(str(err.value).split("in fold ")[1][0])
+    assert bad_row in folds[fold][0]
+    assert isinstance(err.value, RuntimeError)
+
+
+def test_predict_proba_averages_probabilities_over_folds(trained, data):
+    trainer, _ = trained
+    X = data.X[:500]
+    p = predict_proba(trainer.models, X, rc_average=True)
+    assert p.shape == (500,) and p.dtype == np.float32
+    assert np.all((p >= 0) & (p <= 1))
+    assert ((p > 0.5) == data.y[:500]).mean() > 0.85  # rows the folds mostly trained on
+
+    # the definition, spelled out: mean over models of sigmoid(mean over strands of the logit)
+    x = torch.from_numpy(X).float().transpose(1, 2)  # (N, L, 4) -> (N, 4, L)
+    with torch.no_grad():
+        manual = torch.stack(
+            [torch.sigmoid((m(x) + m(x.flip(1, 2))) / 2) for m in trainer.models]
+        ).mean(0)
+    np.testing.assert_allclose(p, manual.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(trainer.predict_proba(X), p, atol=1e-6)
+    # batch size does not change the answer
+    np.testing.assert_allclose(predict_proba(trainer.models, X, rc_average=True, batch_size=7), p, atol=1e-6)
+
+
+def test_state_dicts_are_cpu_copies_that_rebuild_the_ensemble(trained, data):
+    trainer, _ = trained
+    states = trainer.state_dicts()
+    assert len(states) == 3
+    assert all(t.device.type == "cpu" for s in states for t in s.values())
+    key = next(iter(states[0]))
+    assert states[0][key].data_ptr() != trainer.models[0].state_dict()[key].data_ptr()
+
+    rebuilt = []
+    for s in states:
+        m = create_model("deepbind", seq_len=data.seq_len, **SMALL["deepbind"])
+        m.load_state_dict(s)
+        rebuilt.append(m)
+    X = data.X[-200:]
+    np.testing.assert_allclose(
+        predict_proba(rebuilt, X, rc_average=False), predict_proba(trainer.models, X, rc_average=False), atol=1e-6
+    )
+
+
+def test_bad_config_values_are_config_errors():
+    with pytest.raises(ConfigError, match=r"optimizer: must be one of adam, adamw, got 'sgd'"):
+        TrainConfig("cnn", optimizer="sgd")
+    with pytest.raises(ConfigError, match=r"lr_schedule: .*got 'step'"):
+        TrainConfig("cnn", lr_schedule="step")
+    with pytest.raises(ConfigError, match=r"learning_rate: must be a finite number > 0.0, got 0"):
+        TrainConfig("cnn", learning_rate=0)
+    with pytest.raises(ConfigError, match=r"batch_size: .*got 0"):
+        TrainConfig("cnn", batch_size=0)
+    assert TrainConfig("cnn").strand_average is False
+    assert TrainConfig("cnn", rc_augment=True, rc_average=False).strand_average is False
+
+
+def test_accessibility_without_data_is_a_config_error(data, folds):
+    no_a = Dataset(X=data.X, y=data.y, w=data.w, ids=data.ids, source="nowhere.csv")
+    with pytest.raises(ConfigError, match=r"use_accessibility: .*nowhere\.csv has no accessibility"):
+        CVTrainer(no_a, folds, TrainConfig("cnn", SMALL["cnn"], use_accessibility=True))
+
+
+def test_fold_batching_trains_the_same_models_as_one_after_another(data, folds):
+    # Without dropout, and with folds of equal size (1000 training rows each), the vmapped folds take the
+    # same steps as separate models: the weights agree up to float rounding (which Adam amplifies a little:
+    # its step is about the learning rate whatever the gradient's size).
+    assert len({len(tr) for tr, _ in folds}) == 1
+    config = TrainConfig("cnn", dict(SMALL["cnn"], dropout=0.0), batch_size=128, epochs=2, rc_augment=True,
+                         lr_schedule="cosine", weight_decay=0.01, learning_rate=2e-3)
+    one_by_one = CVTrainer(data, folds, config)
+    batched = CVTrainer(data, folds, config, fold_batching=True)
+    assert batched.fold_batching and len(batched.optimizers) == 1
+    initial = one_by_one.state_dicts()
+    assert all(torch.equal(initial[k][n], batched.state_dicts()[k][n]) for k in range(3) for n in initial[k])
+    for _ in range(2):
+        m1, m2 = one_by_one.step_epoch(), batched.step_epoch()
+        assert m2["train_loss"] == pytest.approx(m1["train_loss"], rel=1e-4)
+    moved = 0.0
+    for s0, s1, s2 in zip(initial, one_by_one.state_dicts(), batched.state_dicts()):
+        assert s1.keys() == s2.keys()
+        for name in s1:
+            torch.testing.assert_close(s2[name], s1[name], atol=3e-4, rtol=1e-3)
+            moved = max(moved, (s1[name] - s0[name]).abs().max().item())
+    assert moved > 0.01  # training moved the weights far more than the tolerance
+    assert not torch.equal(batched.state_dicts()[0]["out.linear.weight"], batched.state_dicts()[1]["out.linear.weight"])
+
+
+def test_fold_batching_with_unequal_folds_and_dropout_learns(data):
+    # grouped folds need not be equal: the shorter folds wrap around to the longest fold's batch count
+    folds = [(np.arange(0, 900), np.arange(900, 1500)), (np.arange(300, 1500), np.arange(0, 300))]
+    config = TrainConfig("deepbind", SMALL["deepbind"], learning_rate=1e-2, batch_size=64, epochs=3)
+    trainer = CVTrainer(data, folds, config, fold_batching=True)
+    history = trainer.fit()
+    assert set(history[-1]) == _names(2)
+    assert history[-1]["cv_weighted_accuracy"] > 0.8, history[-1]
+    assert trainer._steps == [3 * math.ceil(1200 / 64)]
+
+
+def test_fold_batching_falls_back_for_recurrent_models(data, folds, caplog):
+    config = TrainConfig("lstm", {"hidden_size": 8}, epochs=1)
+    with caplog.at_level("WARNING", logger="seqsweep.train"):
+        trainer = CVTrainer(data, folds, config, fold_batching=True)
+    assert not trainer.fold_batching and len(trainer.optimizers) == 3
+    assert "'lstm' cannot be vmapped" in caplog.text
