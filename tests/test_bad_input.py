@@ -1,0 +1,147 @@
+"""Bad input, one row each: one line naming the file/key/row and the rule, exit code 2, no traceback,
+no MLflow run created, the registry untouched."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from seqsweep import cli, registry
+from seqsweep.ensemble import save_ensemble
+from seqsweep.models import create_model
+from seqsweep.pyfunc_model import log_ensemble_model
+
+from e2e_helpers import seed_store
+
+L = 20
+
+
+def _csv(rows: list[str]) -> str:
+    return "sequence,label\n" + "\n".join(rows) + "\n"
+
+
+GOOD_ROWS = [("ACGT" * 5, 1 if i % 3 == 0 else 0) for i in range(60)]
+GOOD_CSV = _csv([f"{s},{y}" for s, y in GOOD_ROWS])
+
+SPACE = "architecture: [cnn, mlp]\nlearning_rate: {low: 1.0e-3, high: 1.0e-2, log: true}\ncnn.filters: [8]\n"
+
+
+def _job(**over) -> str:
+    base = {
+        "data": "data: {train: data/train.csv}",
+        "space": "search_space: space.yaml",
+        "search": "search: {num_trials: 2}",
+        "cv": "cv: {folds: 2}",
+        "extra": "",
+    }
+    base.update(over)
+    return "name: bad\n" + "\n".join(v for v in base.values() if v) + "\n"
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """A home with a migrated store holding one registered model (version 1 @champion, sequence length 20)."""
+    h = tmp_path_factory.mktemp("badhome")
+    seed_store(h)
+    uri = f"sqlite:///{h}/mlruns/mlflow.db"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SEQSWEEP_HOME", str(h))
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        client = mlflow.MlflowClient(uri)
+        exp = client.create_experiment("existing", artifact_location=(h / "mlruns" / "artifacts").as_uri())
+        model = create_model("mlp", seq_len=L, hidden_size=4, num_layers=1)
+        ens = save_ensemble(h / "ens", architecture="mlp", hparams={"hidden_size": 4, "num_layers": 1}, seq_len=L,
+                            use_accessibility=False, rc_average=False, state_dicts=[model.state_dict()])
+        run = client.create_run(exp)
+        info = log_ensemble_model(ens, run_id=run.info.run_id, tracking_uri=uri)
+        client.set_terminated(run.info.run_id)
+        mv = registry.register_trial_model(info.model_uri, model_name="existing", tags={}, tracking_uri=uri)
+        registry.promote("existing", mv.version, tracking_uri=uri)
+        mlflow.set_tracking_uri(None)
+    return h
+
+
+def _snapshot(home: Path):
+    c = mlflow.MlflowClient(f"sqlite:///{home}/mlruns/mlflow.db")
+    runs = c.search_runs([e.experiment_id for e in c.search_experiments()])
+    versions = [(v.name, str(v.version), tuple(sorted(v.aliases))) for v in c.search_model_versions()]
+    models = sorted(m.name for m in c.search_registered_models())
+    return len(runs), sorted(versions), models
+
+
+CASES = {
+    # name: (files to write {relative path: text}, argv, text the one-line error must contain)
+    "malformed yaml": ({"job.yaml": "name: [bad\n"}, ["sweep", "job.yaml"], "malformed YAML"),
+    "unknown key": ({"job.yaml": _job(extra="serch: {num_trials: 2}")}, ["sweep", "job.yaml"], "'serch': unknown key"),
+    "wrong type": ({"job.yaml": _job(search="search: {num_trials: lots}")}, ["sweep", "job.yaml"], "'search.num_trials'"),
+    "low > high": ({"space.yaml": "architecture: cnn\nlearning_rate: {low: 1.0e-1, high: 1.0e-3}\n"},
+                   ["sweep", "job.yaml"], "needs low <= high"),
+    "float as 1e-4": ({"space.yaml": "architecture: cnn\nlearning_rate: {low: 1e-4, high: 1.0e-2}\n"},
+                      ["sweep", "job.yaml"], "YAML reads 1e-4 as a string"),
+    "unknown architecture": ({"space.yaml": "architecture: [cnn, transformerz]\n"}, ["sweep", "job.yaml"],
+                             "unknown architecture 'transformerz'"),
+    "parameter not taken": ({"space.yaml": "architecture: cnn\ncnn.filtres: [8]\n"}, ["sweep", "job.yaml"],
+                            "does not take 'filtres'"),
+    "more folds than positives": ({"job.yaml": _job(cv="cv: {folds: 50}")}, ["sweep", "job.yaml"], "cv.folds"),
+    "empty data": ({"data/train.csv": "sequence,label\n"}, ["sweep", "job.yaml"], "train.csv"),
+    "ragged sequences": ({"data/train.csv": GOOD_CSV.replace("ACGT" * 5 + ",1", "ACGT" * 4 + ",1", 1)},
+                         ["sweep", "job.yaml"], "row 0"),
+    "letters outside ACGTN/IUPAC": ({"data/train.csv": GOOD_CSV.replace("ACGT" * 5, "ACGX" + "ACGT" * 4, 1)},
+                                    ["sweep", "job.yaml"], "'X'"),
+    "NaN weights": ({"data/train.csv": "sequence,label,weight\n" + "\n".join(
+        f"{s},{y},{'nan' if i == 7 else 1.0}" for i, (s, y) in enumerate(GOOD_ROWS)) + "\n"},
+        ["sweep", "job.yaml"], "row 7"),
+    "labels outside {0,1}": ({"data/train.csv": GOOD_CSV.replace(",0\n", ",2\n", 1)}, ["sweep", "job.yaml"], "row 1"),
+    "missing data file": ({"job.yaml": _job(data="data: {train: data/nope.csv}")}, ["sweep", "job.yaml"],
+                          "nope.csv: no such file"),
+    "missing job file": ({}, ["sweep", "nope.yaml"], "nope.yaml: no such file"),
+    "unreachable Ray address": ({"job.yaml": _job(extra="ray: {address: '127.0.0.1:9'}")}, ["sweep", "job.yaml"],
+                                "ray.address '127.0.0.1:9' is unreachable"),
+    "unreachable tracking URI": ({"job.yaml": _job(extra="tracking: {uri: 'http://u:secret@127.0.0.1:9'}")},
+                                 ["sweep", "job.yaml"], "http://u:***@127.0.0.1:9 is unreachable"),
+    "promote a missing version": ({}, ["promote", "existing", "7"], "has no version 7"),
+    "predict wrong length": ({"in.csv": "id,sequence\na,ACGT\n"},
+                             ["predict", "--model", "models:/existing@champion", "--input", "in.csv", "--out", "p.csv"],
+                             "expects 20"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_bad_input_is_one_line_exit_2_and_loses_nothing(case, home, tmp_path, monkeypatch, capsys):
+    files, argv, needle = CASES[case]
+    work = tmp_path / "w"
+    (work / "data").mkdir(parents=True)
+    defaults = {"job.yaml": _job(), "space.yaml": SPACE, "data/train.csv": GOOD_CSV}
+    for rel, text in {**defaults, **files}.items():
+        (work / rel).write_text(text)
+    monkeypatch.chdir(work)
+    # relative paths resolve against the work folder; the store is the shared home's (with its registered model)
+    monkeypatch.setenv("SEQSWEEP_HOME", str(work))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home}/mlruns/mlflow.db")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    argv = [str(work / a) if a.endswith((".yaml", ".csv")) else a for a in argv]
+    before = _snapshot(home)
+
+    code = cli.main(argv)
+
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.strip().splitlines() if ln.startswith("seqsweep: error:")]
+    assert code == 2, err
+    assert len(lines) == 1 and needle in lines[0], err
+    assert "Traceback" not in err
+    assert _snapshot(home) == before  # no run created, the registry untouched
+    assert not (work / "p.csv").exists()
+
+
+def test_the_job_with_default_files_is_valid(home, tmp_path, monkeypatch, capsys):
+    """Guards the table: without the planted fault the same job passes validation (--dry-run)."""
+    work = tmp_path / "w"
+    (work / "data").mkdir(parents=True)
+    (work / "job.yaml").write_text(_job())
+    (work / "space.yaml").write_text(SPACE)
+    (work / "data" / "train.csv").write_text(GOOD_CSV)
+    monkeypatch.setenv("SEQSWEEP_HOME", str(work))
+    assert cli.main(["sweep", str(work / "job.yaml"), "--dry-run"]) == 0, capsys.readouterr().err
