@@ -105,6 +105,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
           f"in {result.seconds:.0f}s (sweep {result.sweep_id})")
     for r in result.failed:
         print(f"  FAILED trial {r.number} {r.config}: {r.error}")
+    for note in result.notes:
+        print(f"NOTE: {note}")
     if result.best is None:
         print("no trial completed: nothing was registered" + (" (every trial failed)" if result.failed else ""))
     if result.model_version:

@@ -192,6 +192,28 @@ def _write_state(job: JobSpec, state: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
+def _save_results_locally(tune_path: Path, records: list[tracking.TrialRecord], metric: str) -> Path:
+    """Every trial's config, status, last metrics and checkpoint, as JSON next to the Tune state."""
+    tune_path.mkdir(parents=True, exist_ok=True)
+    out = tune_path / "seqsweep_results.json"
+    rows = [
+        {
+            "trial": r.number,
+            "trial_id": r.trial_id,
+            "status": r.status,
+            "config": r.config,
+            "metrics": {k: v for k, v in r.last.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
+            "checkpoint": r.checkpoint,
+            "error": r.error,
+        }
+        for r in sorted(records, key=lambda r: r.number)
+    ]
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"metric": metric, "trials": rows}, indent=2, default=str))
+    tmp.replace(out)
+    return out
+
+
 # --------------------------------------------------------------------------------------------------------------
 # The sweep
 # --------------------------------------------------------------------------------------------------------------
@@ -208,6 +230,7 @@ class SweepResult:
     decision: Any = None
     model_version: str | None = None
     interrupted: bool = False
+    store_failed: bool = False
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -221,7 +244,7 @@ class SweepResult:
 
     @property
     def exit_code(self) -> int:
-        return 1 if (self.failed or self.interrupted or self.best is None) else 0
+        return 1 if (self.failed or self.interrupted or self.store_failed or self.best is None) else 0
 
 
 @dataclass(frozen=True)
@@ -267,6 +290,10 @@ def run(
     started = time.time()
     space: SearchSpace = load_search_space(job.search_space)
     uri = store.tracking_uri(job.tracking.uri)
+    if uri.startswith(("http://", "https://")):
+        # MLflow's defaults retry a dead server for minutes per call; a sweep should notice in seconds.
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
     tracking.check_reachable(uri)
     address = job.ray.address or os.environ.get("RAY_ADDRESS") or None
     if address:
@@ -450,6 +477,17 @@ def _run_on_ray(job, space, uri, experiment_id, prepared, state, started, verbos
     if interrupted:
         # Nothing stays RUNNING: the parent and unfinished trials are KILLED until `--resume` reopens the parent.
         tracking.close_stale_runs(uri, experiment_id, sweep_id)
+        return result
+
+    if callback.store_error is not None:
+        # The store went away mid-sweep: nothing is lost; the results go next to the Tune state instead.
+        saved = _save_results_locally(tune_path, records, metric)
+        result.notes.append(
+            f"the tracking store {store.redact(uri)} failed during the sweep ({callback.store_error}); "
+            f"every trial's parameters and metrics are in {saved}, its models in the Tune checkpoints under "
+            f"{tune_path}; nothing was registered. When the store is back, rerun the sweep or register by hand."
+        )
+        result.store_failed = True
         return result
 
     extra_metrics: dict[str, float] = {"sweep_seconds": result.seconds}

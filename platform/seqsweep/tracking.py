@@ -196,6 +196,7 @@ class TrialRecord:
     node: str | None = None
     host: str | None = None
     device: str | None = None
+    checkpoint: str | None = None
     attempt: int = 1
 
 
@@ -225,6 +226,9 @@ class SweepCallback(Callback):
         self.emit = emit
         self.log_models = log_models
         self.trials: dict[str, TrialRecord] = {}
+        # The first error of the tracking store: from then on the sweep goes on without it, keeping results
+        # in memory (and on disk at the end) instead of hanging on retries or losing what trials report.
+        self.store_error: str | None = None
         self._client = None
         self._numbers: dict[str, int] = {}
         self._adopt_existing()
@@ -241,6 +245,20 @@ class SweepCallback(Callback):
         if self._client is None:
             self._client = client(self.uri)
         return self._client
+
+    def _write(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call an MLflow write; on its first failure, stop writing and say so once."""
+        if self.store_error is not None:
+            return None
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # any failure of the store (connection, HTTP 5xx, database): same handling
+            self.store_error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}"
+            self.emit(
+                f"tracking store {store.redact(self.uri)} failed ({self.store_error}); the sweep goes on and keeps "
+                "every trial's results, which are saved next to the Tune state when it ends"
+            )
+            return None
 
     def _adopt_existing(self) -> None:
         """On --resume: the trials this sweep already logged, so they are neither renumbered nor logged twice."""
@@ -298,7 +316,8 @@ class SweepCallback(Callback):
         number = self._number(tid)
         config = dict(trial.config)
         arch = config.get("architecture", "?")
-        run = self.c.create_run(
+        run = self._write(
+            self.c.create_run,
             self.experiment_id,
             run_name=f"trial-{number:03d}-{arch}" + (f"-attempt{attempt}" if attempt > 1 else ""),
             tags={
@@ -312,9 +331,11 @@ class SweepCallback(Callback):
                 "architecture": str(arch),
             },
         )
+        run_id = run.info.run_id if run is not None else ""
         params = [mlflow.entities.Param(k, str(v)) for k, v in sorted(config.items())]
-        self.c.log_batch(run.info.run_id, params=params)
-        self.trials[tid] = TrialRecord(number=number, trial_id=tid, run_id=run.info.run_id, config=config, attempt=attempt)
+        if run_id:
+            self._write(self.c.log_batch, run_id, params=params)
+        self.trials[tid] = TrialRecord(number=number, trial_id=tid, run_id=run_id, config=config, attempt=attempt)
 
     def on_trial_recover(self, iteration, trials, trial, **info):
         """The trial's worker died or it raised, and Tune will retry it: close this attempt's run as FAILED."""
@@ -334,9 +355,16 @@ class SweepCallback(Callback):
             rec = self.trials.get(trial.trial_id)
         if rec is None or rec.status != "running":
             return
-        if not rec.last and "pid" in result:
+        first = not rec.last
+        rec.last = dict(result)
+        rec.node = result.get("node_id") or result.get("node_ip")
+        rec.host = f"{result.get('hostname', '?')} ({result.get('node_ip', '?')})"
+        rec.device = result.get("device")
+        if not rec.run_id:
+            return
+        if first and "pid" in result:
             # Which worker process runs this attempt (operators kill stuck workers by PID; the fault tests too).
-            self.c.set_tag(rec.run_id, "worker_pid", str(result["pid"]))
+            self._write(self.c.set_tag, rec.run_id, "worker_pid", str(result["pid"]))
         step = int(result.get("epoch", result.get("training_iteration", 0)))
         now = int(time.time() * 1000)
         metrics = [
@@ -346,11 +374,7 @@ class SweepCallback(Callback):
         ]
         if "trial_seconds" in result:
             metrics.append(mlflow.entities.Metric("trial_seconds", float(result["trial_seconds"]), now, step))
-        self.c.log_batch(rec.run_id, metrics=metrics)
-        rec.last = dict(result)
-        rec.node = result.get("node_id") or result.get("node_ip")
-        rec.host = f"{result.get('hostname', '?')} ({result.get('node_ip', '?')})"
-        rec.device = result.get("device")
+        self._write(self.c.log_batch, rec.run_id, metrics=metrics)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         rec = self.trials.get(trial.trial_id)
@@ -359,8 +383,10 @@ class SweepCallback(Callback):
         planned = int(rec.last.get("epochs_planned", 0) or 0)
         done = int(rec.last.get("epoch", 0) or 0)
         status = "completed" if planned and done >= planned else "pruned"
-        if status == "completed" and self.log_models and trial.checkpoint is not None:
-            rec.model_uri = self._log_model(rec, trial.checkpoint)
+        if status == "completed" and trial.checkpoint is not None:
+            rec.checkpoint = trial.checkpoint.path
+            if self.log_models and rec.run_id:
+                rec.model_uri = self._write(self._log_model, rec, trial.checkpoint)
         self._end_run(rec, status, "FINISHED")
 
     def on_trial_error(self, iteration, trials, trial, **info):
@@ -386,6 +412,8 @@ class SweepCallback(Callback):
         return info.model_uri
 
     def _end_run(self, rec: TrialRecord, status: str, mlflow_status: str, error: str | None = None) -> None:
+        import mlflow
+
         rec.status = status
         rec.seconds = float(rec.last.get("trial_seconds", time.time() - rec.started))
         tags = {TAG_STATUS: status}
@@ -398,9 +426,11 @@ class SweepCallback(Callback):
         tags["duration_s"] = f"{rec.seconds:.2f}"
         if error:
             tags["seqsweep.error"] = error[:5000]
-        for k, v in tags.items():
-            self.c.set_tag(rec.run_id, k, v)
-        self.c.set_terminated(rec.run_id, mlflow_status)
+        if rec.run_id:
+            self._write(
+                self.c.log_batch, rec.run_id, tags=[mlflow.entities.RunTag(k, v) for k, v in tags.items()]
+            )
+            self._write(self.c.set_terminated, rec.run_id, mlflow_status)
         self.emit(self.progress_line(rec))
 
     def progress_line(self, rec: TrialRecord) -> str:
