@@ -104,6 +104,12 @@ class DeepBind(SequenceModel):
         )
         self.out = OutputLayer(self.hidden_size, self.use_accessibility)
 
+    @property
+    def strand_invariant(self) -> bool:
+        """True when the output is the same for a sequence and its reverse complement (test-time strand
+        averaging would only repeat the work)."""
+        return self.both_strands
+
     def forward(self, x: torch.Tensor, a: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, 4, L) float one-hot, a (B,) accessibility or None -> (B,) logits."""
         self.check_input(x, a)
