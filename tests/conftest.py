@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+import mlflow
+
+from seqsweep import store
 from seqsweep.data import Dataset, load, synth
 
 #: The real JUND chr22 validation split (DeepChem shards), outside the repo; tests skip when it is absent.
@@ -32,3 +35,24 @@ def jund_valid() -> Path:
     if not (JUND_VALID / "shard-0-X.joblib").exists():
         pytest.skip(f"real JUND data not found at {JUND_VALID}")
     return JUND_VALID
+
+
+@pytest.fixture(scope="module")
+def tracking(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+    """A real sqlite MLflow store under the session's tmp dir; yields the test module's experiment id.
+
+    The store is shared by the test modules of a session (migrating a fresh sqlite store takes seconds);
+    each module has its own experiment (named after the module) and its own registered model names.
+    """
+    home = tmp_path_factory.getbasetemp() / "seqsweep-home"
+    uri = f"sqlite:///{home}/mlruns/mlflow.db"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SEQSWEEP_HOME", str(home))
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        mlflow.set_tracking_uri(uri)
+        store.artifacts_dir().mkdir(parents=True, exist_ok=True)
+        client = mlflow.MlflowClient()
+        name = request.module.__name__
+        exp = client.get_experiment_by_name(name)
+        yield exp.experiment_id if exp else client.create_experiment(name, artifact_location=store.artifacts_dir().as_uri())
+        mlflow.set_tracking_uri(None)  # leave no process-wide URI pointing into the tmp dir

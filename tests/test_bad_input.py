@@ -3,7 +3,6 @@ no MLflow run created, the registry untouched."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import mlflow

@@ -6,7 +6,6 @@ import gzip
 import logging
 import re
 from dataclasses import replace
-from pathlib import Path
 
 import joblib
 import numpy as np

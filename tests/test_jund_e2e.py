@@ -7,7 +7,6 @@ the same job, data, grouping by genomic block and held-out promotion work, on th
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import mlflow
 import pytest

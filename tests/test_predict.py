@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqsweep import registry, store
+from seqsweep import registry
 from seqsweep.cv import make_folds
 from seqsweep.data import class_balancing_weights, decode, synth, write_shards
 from seqsweep.ensemble import load_ensemble, save_ensemble
@@ -22,28 +22,6 @@ from seqsweep.train import CVTrainer, TrainConfig
 
 HPARAMS = {"filters": 4, "hidden_size": 8, "num_layers": 1, "kernel_size": 5, "pool": 4}
 MODEL = "predictor"
-
-
-@pytest.fixture(scope="module")
-def tracking(tmp_path_factory):
-    """A real sqlite MLflow store under the session's tmp dir; yields this module's experiment id.
-
-    The store is shared by the test modules of a session (migrating a fresh sqlite store takes seconds);
-    each module has its own experiment.
-    """
-    home = tmp_path_factory.getbasetemp() / "seqsweep-home"
-    uri = f"sqlite:///{home}/mlruns/mlflow.db"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SEQSWEEP_HOME", str(home))
-        mp.setenv("MLFLOW_TRACKING_URI", uri)
-        mlflow.set_tracking_uri(uri)
-        store.artifacts_dir().mkdir(parents=True, exist_ok=True)
-        client = mlflow.MlflowClient()
-        exp = client.get_experiment_by_name(__name__)
-        yield exp.experiment_id if exp else client.create_experiment(
-            __name__, artifact_location=store.artifacts_dir().as_uri()
-        )
-        mlflow.set_tracking_uri(None)  # leave no process-wide URI pointing into the tmp dir
 
 
 @pytest.fixture(scope="module")

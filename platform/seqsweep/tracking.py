@@ -7,7 +7,6 @@ epoch report), so the embedded sqlite store sees a single writer and a remote se
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
