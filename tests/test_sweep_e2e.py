@@ -70,6 +70,11 @@ def test_every_completed_trial_model_loads_in_a_fresh_process(swept):
     children = [r for r in c.search_runs([exp.experiment_id]) if r.data.tags.get("seqsweep.kind") == "trial"]
     uris = [r.data.tags["seqsweep.model_uri"] for r in children]
     assert len(uris) == 3
+    # each model sits in the job's experiment, its files under the home's artifact root (not in Default)
+    for uri in uris:
+        model = c.get_logged_model(uri.split("/")[-1])
+        assert model.experiment_id == exp.experiment_id
+        assert model.artifact_location.startswith((home / "mlruns" / "artifacts").as_uri())
     code = (
         "import json, sys, mlflow, pandas as pd\n"
         "out = {}\n"

@@ -75,14 +75,17 @@ def http(method: str, url: str, body: Any = None, *, timeout: float = 30,
 
 
 class Server:
-    """`seqsweep ARGS` running in `home` in a new session (process group), its output in `log`."""
+    """`seqsweep ARGS` running in `home` in a new session (process group), its output in `log`.
 
-    def __init__(self, home: Path, *args: str, log: Path):
+    env: the process environment (default: env_for(home)).
+    """
+
+    def __init__(self, home: Path, *args: str, log: Path, env: dict[str, str] | None = None):
         self.log = log
         self._log_fh = open(log, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "seqsweep", *args],
-            cwd=home, env=env_for(home), stdout=self._log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=home, env=env if env is not None else env_for(home), stdout=self._log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
 
@@ -104,12 +107,15 @@ class Server:
         raise AssertionError(f"{url} did not answer within {timeout:.0f}s:\n{self.output()}")
 
     def stop(self) -> None:
-        """SIGTERM to the whole process group, SIGKILL after 15 s; only this server's group is touched."""
+        """SIGTERM to the whole process group, SIGKILL after 5 s; only this server's group is touched.
+
+        (`mlflow ui` itself has been seen to ignore SIGTERM while its uvicorn workers exit.)
+        """
         try:
             os.killpg(self.proc.pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 5
         while time.monotonic() < deadline and _group_alive(self.proc.pid):
             self.proc.poll()
             time.sleep(0.3)
@@ -167,6 +173,7 @@ class Browser:
     """
 
     def __init__(self, width: int = 1600, height: int = 1000):
+        self._size = (width, height)
         exe = chromium_path()
         if exe is None:
             raise RuntimeError("chromium is not installed")
@@ -204,6 +211,9 @@ class Browser:
         self._ws = await self._session.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0)
         await self._call("Page.enable")
         await self._call("Runtime.enable")
+        # --window-size includes the (invisible) window frame; fix the page's own viewport instead
+        await self._call("Emulation.setDeviceMetricsOverride", width=self._size[0], height=self._size[1],
+                         deviceScaleFactor=1, mobile=False)
 
     async def _call(self, method: str, **params: Any) -> dict[str, Any]:
         msg_id = next(self._ids)
@@ -249,28 +259,74 @@ class Browser:
             time.sleep(0.5)
 
     def click_text(self, text: str, selector: str = "button, [role=button], [role=menuitem], [role=option], label",
-                   timeout: float = 30) -> None:
-        """Click, with real mouse events at its position, the visible element matching `selector` whose text is
-        `text` (the last such one: menus and popovers render after the page)."""
+                   timeout: float = 30, index: int = -1) -> None:
+        """Click the visible element matching `selector` whose text is `text`; `index` picks among several (by
+        default the last: menus and popovers render after the page)."""
+        self._click(f"Array.from(document.querySelectorAll({json.dumps(selector)}))"
+                    f".filter(e => e.innerText && e.innerText.trim() === {json.dumps(text)})",
+                    index, timeout, f"{text!r} ({selector})")
+
+    def click(self, selector: str, timeout: float = 30, index: int = 0) -> None:
+        """Click the visible element matching the CSS `selector` (the first by default)."""
+        self._click(f"Array.from(document.querySelectorAll({json.dumps(selector)}))", index, timeout, selector)
+
+    def _click(self, candidates_js: str, index: int, timeout: float, what: str) -> None:
+        # Real mouse events at the element's centre, as a person's click: React menus listen to pointer
+        # events, which element.click() does not send.
         find = (
-            f"(() => {{ const els = Array.from(document.querySelectorAll({json.dumps(selector)}))"
-            f".filter(e => e.innerText && e.innerText.trim() === {json.dumps(text)} && e.getClientRects().length);"
-            " if (!els.length) return null; const el = els[els.length - 1]; el.scrollIntoView({block: 'center'});"
+            f"(() => {{ const els = {candidates_js}.filter(e => e.getClientRects().length);"
+            f" const el = els.at({int(index)}); if (!el) return null; el.scrollIntoView({{block: 'center'}});"
             " const r = el.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
         )
         deadline = time.monotonic() + timeout
         while (point := self.js(find)) is None:
             if time.monotonic() > deadline:
-                raise AssertionError(f"no clickable {text!r} ({selector}) on the page; it shows:\n{self.text()[:3000]}")
+                raise AssertionError(f"nothing clickable matches {what}; the page shows:\n{self.text()[:3000]}")
             time.sleep(0.5)
         x, y = point
         self.call("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
         for kind in ("mousePressed", "mouseReleased"):
             self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
 
+    def press(self, key: str, code: int) -> None:
+        """Press and release one key (e.g. "Enter", 13 or "Escape", 27)."""
+        for kind in ("keyDown", "keyUp"):
+            self.call("Input.dispatchKeyEvent", type=kind, key=key, code=key, windowsVirtualKeyCode=code)
+
     def type_text(self, text: str) -> None:
         """Type into whatever has the keyboard focus."""
         self.call("Input.insertText", text=text)
+
+    def dismiss_if_shown(self, label: str, timeout: float = 10) -> bool:
+        """Click the button `label` of a one-time tip or announcement if one shows within `timeout` seconds
+        (a fresh browser profile gets them; they cover the page and swallow clicks)."""
+        deadline = time.monotonic() + timeout
+        while label not in self.text():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.5)
+        self.click_text(label)
+        return True
+
+    def table_rows(self) -> list[str]:
+        """Text of each data row of the page's table, cells joined by " | ".
+
+        Handles MLflow's two kinds of table: AG Grid (the runs table, which renders a row's pinned and
+        scrolling cells in separate containers: they are joined, and rows ordered, by row index) and ARIA tables (role=row with
+        role=cell, e.g. the model versions). Header rows are left out.
+        """
+        rows = self.js(
+            "(() => { const text = c => c.innerText.trim().replace(/\\s+/g, ' ');"
+            " const ag = document.querySelectorAll('.ag-row');"
+            " if (ag.length) { const m = new Map(); for (const r of ag) { const k = r.getAttribute('row-index');"
+            " m.set(k, (m.get(k) || []).concat(Array.from(r.querySelectorAll('.ag-cell')).map(text))); }"
+            " return Array.from(m.entries()).sort((a, b) => Number(a[0]) - Number(b[0]))"
+            ".map(([, c]) => c.join(' | ')); }"
+            " return Array.from(document.querySelectorAll('[role=row]'))"
+            ".map(r => Array.from(r.querySelectorAll('[role=cell]')).map(text)).filter(c => c.length)"
+            ".map(c => c.join(' | ')); })()"
+        )
+        return list(rows or [])
 
     def screenshot(self, path: Path) -> Path:
         data = self.call("Page.captureScreenshot", format="png")["data"]

@@ -187,6 +187,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def _exec(argv: list[str]) -> int:
     _err("$ " + " ".join(argv))
+    # MLflow's servers start helpers (uvicorn, gunicorn) found through PATH: put this interpreter's bin/ first,
+    # so `.venv/bin/seqsweep serve` works without an activated virtual environment.
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
     try:
         return subprocess.call(argv)
     except KeyboardInterrupt:

@@ -177,6 +177,12 @@ def log_ensemble_model(
     # model into that trial's run without making it the active run. The signature is given, so MLflow does
     # not run the model to infer one; it still loads the logged model once and predicts on the example to
     # check that the model can be served, which catches a broken model at logging time.
+    # MLflow files a logged model under the *active* experiment (Default when none is set), not under the
+    # experiment of `run_id`: make the run's experiment the active one so the model lands next to its run
+    # (and in that experiment's artifact location).
+    experiment_id = mlflow.MlflowClient(uri).get_run(run_id).info.experiment_id
+    if mlflow.active_run() is None:
+        mlflow.set_experiment(experiment_id=experiment_id)
     return Model.log(
         artifact_path=None,  # deprecated in favour of `name`, but still a required positional
         name=name,
