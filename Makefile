@@ -34,7 +34,6 @@ $(STAMP): pyproject.toml
 	  $(BIN)/python -m pip install -q "torch==2.13.0+cpu" 2>/dev/null || \
 	  $(BIN)/python -m pip install -q "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu; \
 	fi 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/python -c "import torch" 
 	$(BIN)/python -m pip install -q -e ".[test,dashboard]" 2>&1 | grep -v "^WARNING: Location" || true
 	$(BIN)/python -c "import seqsweep, ray, optuna, mlflow, torch; print('seqsweep installed: torch', torch.__version__, 'ray', ray.__version__, 'optuna', optuna.__version__, 'mlflow', mlflow.__version__)"
 	@touch $@
