@@ -1,0 +1,552 @@
+"""The benchmark measures of issue #5. Each is a function (quick, threads) -> dict, run in its own process.
+
+A measure returns {"rows": [...], "details": {...}, "notes": [...]}: the rows go into the printed table and
+latest.json (variant, value, unit, ratio and what the ratio compares), the details hold every raw timing.
+Compared variants are always run side by side in the same process, interleaved (A B then B A when there are
+repeats), and timings keep the fastest repeat: the machine is shared, and other work only ever slows a run.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from common import (
+    JUND_VALID,
+    TreeMemorySampler,
+    bench_home,
+    jund_or_synthetic,
+    mib,
+    ray_runtime,
+    run_sweep,
+    say,
+    seed_store,
+    stratified_subset,
+    synthetic_dir,
+    write_job,
+)
+
+FOLDS = 5
+
+
+def row(variant: str, value: float | None, unit: str, ratio: float | None = None, ratio_of: str = "") -> dict[str, Any]:
+    return {
+        "variant": variant,
+        "value": None if value is None else round(float(value), 4),
+        "unit": unit,
+        "ratio": None if ratio is None else round(float(ratio), 3),
+        "ratio_of": ratio_of,
+    }
+
+
+def _interleaved(reps: int, variants: list[str]) -> list[str]:
+    """A B C, then C B A, ...: each variant sees early and late machine conditions equally."""
+    order: list[str] = []
+    for r in range(reps):
+        order += variants if r % 2 == 0 else variants[::-1]
+    return order
+
+
+# ==============================================================================================================
+# 1. trial_throughput: CVTrainer vs the homework loop, one epoch of 5 folds
+# ==============================================================================================================
+def trial_throughput(quick: bool, threads: int) -> dict[str, Any]:
+    import torch
+
+    import homework
+    from seqsweep import cv
+    from seqsweep.train import CVTrainer, TrainConfig
+
+    torch.set_num_threads(threads)
+    ds, source = jund_or_synthetic()
+    default_batch = TrainConfig("cnn").batch_size
+    # --quick trains on stratified subsets; the full run on every row (the LSTM included: ~7 s a fold-epoch).
+    sizes = {"cnn": 5000, "deepbind": 5000, "cnn_bilstm": 5000, "lstm": 1500} if quick else {}
+    reps = 2
+
+    rows, details, notes = [], {}, []
+    for arch in ("cnn", "deepbind", "lstm", "cnn_bilstm"):
+        sub = stratified_subset(ds, sizes.get(arch, len(ds)))
+        folds = cv.make_folds(sub.y, FOLDS, seed=0)
+        train_rows = sum(len(tr) for tr, _ in folds)
+        variants = ["seqsweep", "homework"]
+        order = _interleaved(reps, variants)
+        if not quick and arch == "deepbind":
+            # deepbind also at the homework's batch size, once, to tell the data path from the batch size
+            variants.append("seqsweep_b100")
+            order.insert(len(order) // 2, "seqsweep_b100")
+        runs: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
+        for variant in order:
+            if variant == "homework":
+                r = homework.train_folds_one_epoch(sub, folds, arch)
+            else:
+                batch = default_batch if variant == "seqsweep" else homework.BATCH_SIZE
+                t0 = time.perf_counter()
+                trainer = CVTrainer(sub, folds, TrainConfig(arch, {}, batch_size=batch, epochs=1), num_threads=threads)
+                build_s = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                m = trainer.step_epoch()
+                r = {"build_s": build_s, "epoch_s": time.perf_counter() - t0, "train_rows": train_rows,
+                     "cv_weighted_accuracy": m["cv_weighted_accuracy"]}
+            runs[variant].append(r)
+            say(f"{arch:10s} {variant:14s} {r['epoch_s']:7.2f} s/epoch ({train_rows / r['epoch_s']:8.0f} samples/s)")
+        best = {v: min(x["epoch_s"] for x in runs[v]) for v in variants}
+        rate = {v: train_rows / best[v] for v in variants}
+        label = f"{arch} ({len(sub)} rows{', subset' if len(sub) < len(ds) else ''})"
+        rows.append(row(f"{label} homework loop b{homework.BATCH_SIZE}", rate["homework"], "samples/s"))
+        rows.append(row(f"{label} seqsweep CVTrainer b{default_batch}", rate["seqsweep"], "samples/s",
+                        rate["seqsweep"] / rate["homework"], "x homework"))
+        if "seqsweep_b100" in rate:
+            rows.append(row(f"{label} seqsweep CVTrainer b{homework.BATCH_SIZE}", rate["seqsweep_b100"], "samples/s",
+                            rate["seqsweep_b100"] / rate["homework"], "x homework"))
+        details[arch] = {"rows": len(sub), "train_rows_per_epoch": train_rows, "runs": runs}
+    if quick:
+        notes.append("--quick: stratified subsets (5,000 rows; 1,500 for lstm), class-balancing weights recomputed")
+    notes.append(
+        f"data: {source}; {FOLDS} folds; torch threads {threads} for both; samples/s = training rows of the 5 folds "
+        f"/ seconds of one epoch, which for both loops includes scoring each fold's validation rows; model "
+        f"building timed apart; best of {reps} interleaved run(s). seqsweep at its default batch size "
+        f"{default_batch} (TrainConfig / job train.batch_size), AdamW (weight decay 0); homework: batch 100, Adam."
+    )
+    return {"rows": rows, "details": {"source": source, "threads": threads, **details}, "notes": notes}
+
+
+# ==============================================================================================================
+# 2. fold_training: the k folds as one vmapped model vs one after another
+# ==============================================================================================================
+class _Captured(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def fold_training(quick: bool, threads: int) -> dict[str, Any]:
+    import torch
+
+    from seqsweep import cv
+    from seqsweep.train import CVTrainer, TrainConfig
+
+    if "fold_batching" not in inspect.signature(CVTrainer).parameters:
+        return {"rows": [row("fold batching", None, "not available")],
+                "details": {}, "notes": ["seqsweep.train.CVTrainer has no fold_batching option: not available"]}
+
+    torch.set_num_threads(threads)
+    ds, source = jund_or_synthetic()
+    archs = ("cnn", "deepbind") if quick else ("cnn", "deepbind", "cnn_bilstm")
+    sub = stratified_subset(ds, 5000 if quick else 12000)
+    folds = cv.make_folds(sub.y, FOLDS, seed=0)
+    train_rows = sum(len(tr) for tr, _ in folds)
+    reps = 2
+    captured = _Captured()
+    logging.getLogger("seqsweep.train").addHandler(captured)
+
+    rows, details = [], {}
+    for arch in archs:
+        runs: dict[str, list[dict[str, Any]]] = {"sequential": [], "batched": []}
+        fell_back = False
+        for variant in _interleaved(reps, ["sequential", "batched"]):
+            captured.messages.clear()
+            t0 = time.perf_counter()
+            trainer = CVTrainer(sub, folds, TrainConfig(arch, {}, epochs=1), num_threads=threads,
+                                fold_batching=variant == "batched")
+            build_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            m = trainer.step_epoch()
+            epoch_s = time.perf_counter() - t0
+            if variant == "batched" and (not getattr(trainer, "fold_batching", True) or captured.messages):
+                fell_back = True
+            runs[variant].append({"build_s": build_s, "epoch_s": epoch_s, "cv_roc_auc": m["cv_roc_auc"],
+                                  "cv_weighted_accuracy": m["cv_weighted_accuracy"]})
+            say(f"{arch:10s} {variant:10s} {epoch_s:7.2f} s/epoch")
+        best = {v: min(x["epoch_s"] for x in runs[v]) for v in runs}
+        auc_gap = abs(runs["batched"][0]["cv_roc_auc"] - runs["sequential"][0]["cv_roc_auc"])
+        suffix = " (fell back to sequential: not vmappable)" if fell_back else ""
+        rows.append(row(f"{arch} sequential folds", train_rows / best["sequential"], "samples/s"))
+        rows.append(row(f"{arch} batched folds{suffix}", train_rows / best["batched"], "samples/s",
+                        best["sequential"] / best["batched"], "x sequential"))
+        details[arch] = {"runs": runs, "fell_back": fell_back, "cv_roc_auc_abs_diff": auc_gap,
+                         "warnings": list(captured.messages)}
+    notes = [f"data: {source}, {len(sub)} rows, {FOLDS} folds, batch {TrainConfig('cnn').batch_size}, threads {threads}; "
+             f"one epoch incl. validation scoring; best of {reps} interleaved run(s). cv_roc_auc_abs_diff in details "
+             "compares the two variants' models after one epoch: not identical by design (the batched variant draws "
+             "dropout from one stream and wraps shorter folds around to the longest fold's batch count)."]
+    return {"rows": rows, "details": {"source": source, "rows": len(sub), **details}, "notes": notes}
+
+
+# ==============================================================================================================
+# 3. sweep_overhead: a fixed list of trials in a plain loop vs through Ray Tune + Optuna + MLflow
+# ==============================================================================================================
+FIXED_CNN_SPACE = """\
+architecture: cnn
+learning_rate: [1.0e-3]
+batch_size: [256]
+"""
+
+
+def _fixed_job(home: Path, name: str, train_dir: Path, *, trials: int, epochs: int, concurrent: int, cpu: int,
+               threads: int, space: str = FIXED_CNN_SPACE, extra: str = "", registry: bool = False) -> Path:
+    return write_job(home, name, space, f"""\
+data: {{train: {train_dir}}}
+search: {{num_trials: {trials}, max_concurrent: {concurrent}, sampler: random, seed: 0, scheduler: none, startup_trials: 1}}
+cv: {{folds: {FOLDS}, seed: 0}}
+train: {{max_epochs: {epochs}, rc_augment: false, device: cpu}}
+resources: {{cpu: {cpu}, threads: {threads}}}
+registry: {{enabled: {'true' if registry else 'false'}, model_name: {name}}}
+""" + extra)
+
+
+def _plain_loop(job_path: Path, threads: int) -> tuple[float, list[float]]:
+    """The same trials as the sweep, in this process: load data, make folds, CVTrainer per trial, epochs."""
+    from seqsweep import config, sweep
+    from seqsweep.search_space import load_search_space, split_config
+    from seqsweep.train import CVTrainer, TrainConfig
+
+    job = config.load_job(job_path)
+    t0 = time.perf_counter()
+    prepared = sweep.prepare_data(job)
+    space = load_search_space(job.search_space)
+    arch = space.architectures[0]
+    _, model_kw, train_kw = split_config(space.fixed_config(arch))
+    per_trial = []
+    for _ in range(job.search.num_trials):
+        t = time.perf_counter()
+        cfg = TrainConfig(arch, model_kw, learning_rate=train_kw.get("learning_rate", job.train.learning_rate),
+                          batch_size=train_kw.get("batch_size", job.train.batch_size), epochs=job.train.max_epochs,
+                          optimizer=job.train.optimizer, rc_augment=job.train.rc_augment, seed=job.cv.seed)
+        trainer = CVTrainer(prepared.train, prepared.folds, cfg, num_threads=threads)
+        trainer.fit()
+        per_trial.append(time.perf_counter() - t)
+    return time.perf_counter() - t0, per_trial
+
+
+def sweep_overhead(quick: bool, threads: int) -> dict[str, Any]:
+    import optuna
+
+    from seqsweep import store, tracking
+
+    train_dir = synthetic_dir(4000)
+    lists = [("short", 2)] + ([] if quick else [("long", 6)])
+    reps = 1 if quick else 2
+    trials = 4
+    rows, details, notes = [], {}, []
+    ray_init: list[float] = []
+    with bench_home("overhead") as home:
+        jobs = {name: _fixed_job(home, f"overhead_{name}", train_dir, trials=trials, epochs=epochs, concurrent=1,
+                                 cpu=threads, threads=threads) for name, epochs in lists}
+        # Fixed start-up cost 1, measured once: a fresh tracking store (MLflow + Optuna schema migrations).
+        uri = store.tracking_uri()
+        t0 = time.perf_counter()
+        tracking.open_store(uri, f"overhead_{lists[0][0]}")
+        mlflow_store_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        optuna.storages.RDBStorage(f"sqlite:///{store.mlruns_dir() / 'optuna.db'}")
+        optuna_store_s = time.perf_counter() - t0
+        say(f"fresh store: MLflow {mlflow_store_s:.1f} s, Optuna {optuna_store_s:.1f} s")
+        for name, epochs in lists:
+            runs: dict[str, list[dict[str, Any]]] = {"plain": [], "sweep": []}
+            for variant in _interleaved(reps, ["plain", "sweep"]):
+                if variant == "plain":
+                    # Ray is down here: its driver threads and idle workers would slow a 2-thread loop in
+                    # this process (measured: 2-3x), which is not the plain loop's own cost.
+                    wall, per_trial = _plain_loop(jobs[name], threads)
+                    runs["plain"].append({"wall_s": wall, "trial_s": per_trial})
+                else:
+                    # Fixed start-up cost 2: Ray, started here (as sweep.run would) and timed apart.
+                    with ray_runtime() as init_s:
+                        ray_init.append(init_s)
+                        result, wall = run_sweep(jobs[name])
+                    inside = [r.last.get("trial_seconds", float("nan")) for r in result.records]
+                    runs["sweep"].append({"wall_s": wall, "ray_init_s": init_s, "trial_training_s": inside})
+                say(f"{name:5s} {variant:5s} {wall:6.1f} s for {trials} trials of {epochs} epochs")
+            plain = min(r["wall_s"] for r in runs["plain"])
+            best_sweep = min(runs["sweep"], key=lambda r: r["wall_s"])
+            swept = best_sweep["wall_s"]
+            fixed_s = mlflow_store_s + optuna_store_s + min(ray_init)
+            per_trial_overhead = (swept - sum(best_sweep["trial_training_s"])) / trials
+            tag = f"{name}: {trials} trials x {epochs} ep"
+            rows.append(row(f"{tag}, plain CVTrainer loop", plain, "s"))
+            rows.append(row(f"{tag}, seqsweep sweep (excl. start-up)", swept, "s", swept / plain, "x plain"))
+            rows.append(row(f"{tag}, seqsweep sweep (incl. start-up)", swept + fixed_s, "s",
+                            (swept + fixed_s) / plain, "x plain"))
+            rows.append(row(f"{tag}, platform overhead per trial", per_trial_overhead, "s"))
+            details[name] = {"epochs": epochs, "runs": runs, "plain_trial_s_mean": plain / trials}
+    rows.append(row("start-up: ray.init (local runtime)", min(ray_init), "s"))
+    rows.append(row("start-up: fresh MLflow + Optuna sqlite stores", mlflow_store_s + optuna_store_s, "s"))
+    notes.append(
+        f"synthetic data, 4,000 rows, {FOLDS} folds, cnn defaults, batch 256; every trial the same configuration "
+        f"(a search space of single-valued choices); max_concurrent 1, resources.cpu = threads = {threads}, "
+        "scheduler none, registry disabled (registration is timed in `inference`). The plain loop loads the data, "
+        "makes the folds and trains, with Ray down; the sweep also checkpoints every trial and logs its model to "
+        "MLflow. 'excl. start-up' = sweep.run wall time with Ray already up and the store already created; "
+        "'incl.' adds ray.init and the store's creation. Platform overhead per trial = (sweep wall - sum of "
+        f"in-trial training seconds) / trials. Best of {reps} interleaved run(s)."
+    )
+    details.update({"ray_init_s": ray_init, "mlflow_store_s": mlflow_store_s, "optuna_store_s": optuna_store_s})
+    return {"rows": rows, "details": details, "notes": notes}
+
+
+# ==============================================================================================================
+# 4. concurrency_scaling: trials/hour at max_concurrent 2 (1 thread each) vs 1 (1 or 2 threads)
+# ==============================================================================================================
+def concurrency_scaling(quick: bool, threads: int) -> dict[str, Any]:
+    if quick:
+        return {"rows": [row("skipped in --quick", None, "")], "details": {}, "notes": ["full run only"]}
+    train_dir = synthetic_dir(4000)
+    trials, epochs, reps = 6, 2, 2
+    variants = {"1x1": (1, 1, 1), "2x1": (2, 1, 1), "1x2": (1, 2, 2)}  # name: (max_concurrent, cpu, threads)
+    runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
+    with bench_home("concurrency") as home:
+        seed_store(home)
+        jobs = {v: _fixed_job(home, f"conc_{v}", train_dir, trials=trials, epochs=epochs, concurrent=c, cpu=cpu,
+                              threads=th) for v, (c, cpu, th) in variants.items()}
+        with ray_runtime():
+            for v in _interleaved(reps, list(variants)):
+                result, wall = run_sweep(jobs[v])
+                inside = [r.last.get("trial_seconds", float("nan")) for r in result.records]
+                runs[v].append({"wall_s": wall, "trial_training_s": inside})
+                say(f"{v}: {wall:6.1f} s for {trials} trials ({trials * 3600 / wall:6.0f} trials/h)")
+    rate = {v: trials * 3600 / min(r["wall_s"] for r in runs[v]) for v in variants}
+    rows = [
+        row("max_concurrent 1 x 1 thread", rate["1x1"], "trials/h"),
+        row("max_concurrent 1 x 2 threads", rate["1x2"], "trials/h", rate["1x2"] / rate["1x1"], "x 1x1"),
+        row("max_concurrent 2 x 1 thread", rate["2x1"], "trials/h", rate["2x1"] / rate["1x1"], "x 1x1"),
+        row("max_concurrent 2 x 1 thread vs 1 x 2", rate["2x1"], "trials/h", rate["2x1"] / rate["1x2"], "x 1x2"),
+    ]
+    notes = [f"{trials} identical cnn trials x {epochs} epochs, synthetic 4,000 rows, {FOLDS} folds, Ray already up, "
+             f"store pre-created; trials/h from sweep wall time, best of {reps} interleaved runs (A B C C B A)."]
+    return {"rows": rows, "details": {"runs": runs}, "notes": notes}
+
+
+# ==============================================================================================================
+# 5. search_efficiency: TPE + ASHA vs random search without pruning, at the same epoch budget
+# ==============================================================================================================
+def _trajectory(result, budget: int) -> dict[str, Any]:
+    """Trials in the order Optuna proposed them; cumulative epochs; best final metric within `budget` epochs."""
+    recs = sorted(result.records, key=lambda r: r.number)
+    spent, best, curve = 0, float("-inf"), []
+    for r in recs:
+        epochs = int(r.last.get("epoch", 0))
+        if spent + epochs > budget:
+            break
+        spent += epochs
+        value = r.last.get(result.metric)
+        if value is not None and value > best:
+            best = float(value)
+        curve.append((spent, best))
+    target = 0.99 * best
+    to_99 = next(e for e, b in curve if b >= target) if curve else None
+    return {"best": best, "epochs_spent": spent, "trials_counted": len(curve), "epochs_to_99pct": to_99,
+            "curve": curve}
+
+
+def search_efficiency(quick: bool, threads: int) -> dict[str, Any]:
+    if quick:
+        return {"rows": [row("skipped in --quick", None, "")], "details": {}, "notes": ["full run only"]}
+    train_dir = synthetic_dir(6000, positive_rate=0.02)
+    space = (Path(__file__).resolve().parents[1] / "search_spaces" / "quick.yaml").read_text()
+    max_epochs, budget = 6, 48
+    settings = {
+        "random": ("random", "none", budget // max_epochs),
+        # more trials than the budget needs: ASHA stops most early; the count is cut at the budget afterwards
+        "tpe_asha": ("tpe", "asha", 24),
+    }
+    out, rows = {}, []
+    with bench_home("search") as home:
+        seed_store(home)
+        with ray_runtime():
+            for name, (sampler, scheduler, trials) in settings.items():
+                job = write_job(home, f"search_{name}", space, f"""\
+data: {{train: {train_dir}}}
+search: {{num_trials: {trials}, max_concurrent: 2, sampler: {sampler}, seed: 0, scheduler: {scheduler},
+          grace_period: 2, reduction_factor: 2, startup_trials: 4}}
+cv: {{folds: 3, seed: 0}}
+train: {{max_epochs: {max_epochs}, device: cpu}}
+resources: {{cpu: 1, threads: 1}}
+registry: {{enabled: false}}
+""")
+                result, wall = run_sweep(job)
+                traj = _trajectory(result, budget)
+                all_epochs = sum(int(r.last.get("epoch", 0)) for r in result.records)
+                stopped = sum(int(r.last.get("epoch", 0)) < max_epochs for r in result.records)
+                out[name] = {"wall_s": wall, "trials_run": len(result.records), "epochs_run": all_epochs,
+                             "trials_stopped_early": stopped, **traj}
+                say(f"{name}: best {traj['best']:.4f} within {traj['epochs_spent']} epochs "
+                    f"(99% at {traj['epochs_to_99pct']}); {wall:.0f} s")
+    r, t = out["random"], out["tpe_asha"]
+    rows.append(row("random, no pruning: best cv_weighted_accuracy", r["best"], "", None))
+    rows.append(row("TPE + ASHA: best cv_weighted_accuracy", t["best"], "", t["best"] - r["best"], "difference"))
+    rows.append(row("random, no pruning: epochs to 99% of its best", r["epochs_to_99pct"], "epochs"))
+    rows.append(row("TPE + ASHA: epochs to 99% of its best", t["epochs_to_99pct"], "epochs",
+                    (t["epochs_to_99pct"] / r["epochs_to_99pct"]) if r["epochs_to_99pct"] else None, "x random"))
+    rows.append(row("random, no pruning: trials within budget", r["trials_counted"], "trials"))
+    rows.append(row("TPE + ASHA: trials within budget", t["trials_counted"], "trials"))
+    notes = [f"synthetic 6,000 rows (2% positives), 3 folds, search_spaces/quick.yaml (cnn, deepbind, mlp), "
+             f"budget {budget} trial-epochs (max_epochs {max_epochs}; ASHA grace_period 2 and reduction_factor 2 as in "
+             "jobs/quickstart.yaml), max_concurrent 2 x 1 thread, seed 0. Trials "
+             "are counted in Optuna's order until the budget is spent; a trial's score is its last reported epoch "
+             "(what the sweep ranks by). One seed: with small trial counts, read differences under ~0.01 as noise."]
+    return {"rows": rows, "details": out, "notes": notes}
+
+
+# ==============================================================================================================
+# 6. inference: a registered 5-fold ensemble through mlflow.pyfunc and `seqsweep predict`
+# ==============================================================================================================
+INFER_SPACE = "architecture: deepbind\nlearning_rate: [1.0e-3]\n"
+
+
+def inference(quick: bool, threads: int) -> dict[str, Any]:
+    import mlflow
+    import pandas as pd
+    import torch
+
+    from seqsweep import data
+    from seqsweep.predict import predict_file
+
+    n = 10_000 if quick else 100_000
+    train_dir = synthetic_dir(3000)
+    details: dict[str, Any] = {"sequences": n}
+    with bench_home("inference") as home:
+        seed_store(home)
+        name = "bench_infer"
+        job = _fixed_job(home, name, train_dir, trials=1, epochs=1, concurrent=1, cpu=threads, threads=threads,
+                         space=INFER_SPACE, registry=True)
+        # rc_augment on: the champion averages both strands at prediction time, as jobs/jund.yaml's would.
+        result, wall = run_sweep(job, ["train.rc_augment=true", "data.holdout={fraction: 0.2, block_size: 10100, seed: 0}"])
+        details["register_sweep_s"] = wall
+        say(f"trained + registered a 5-fold deepbind ensemble in {wall:.1f} s (version {result.model_version})")
+        client = mlflow.MlflowClient()
+        try:
+            client.get_model_version_by_alias(name, "champion")
+            uri = f"models:/{name}@champion"
+        except mlflow.exceptions.MlflowException:
+            uri = f"models:/{name}/{result.model_version}"
+            details["note"] = "no champion alias after the first sweep; used the version"
+        details["model_uri"] = uri
+
+        ds, source = jund_or_synthetic()
+        base = data.decode(ds.X[: min(len(ds), n)])
+        seqs = (base * (n // len(base) + 1))[:n]
+        X = data.encode(seqs)
+        frame = pd.DataFrame({"sequence": seqs})
+        torch.set_num_threads(threads)
+
+        t0 = time.perf_counter()
+        model = mlflow.pyfunc.load_model(uri)
+        load_s = time.perf_counter() - t0
+        ensemble = model.unwrap_python_model().ensemble
+        say(f"mlflow.pyfunc.load_model {load_s:.1f} s")
+
+        # --quick skips the one-hot reference (the same predict_proba without string encoding) to save time.
+        order = ["pyfunc"] if quick else ["pyfunc", "one-hot"]
+        timings: dict[str, list[float]] = {v: [] for v in dict.fromkeys(order)}
+        for variant in order:
+            t0 = time.perf_counter()
+            if variant == "pyfunc":
+                out = model.predict(frame)
+                assert len(out) == n
+            else:
+                ensemble.predict_proba(X)
+            timings[variant].append(time.perf_counter() - t0)
+            say(f"{variant:8s} {n / timings[variant][-1]:8.0f} seq/s")
+
+        csv = home / "input.csv"
+        pd.DataFrame({"id": [f"s{i}" for i in range(n)], "sequence": seqs}).to_csv(csv, index=False)
+        file_s = None
+        if not quick:  # --quick times the CLI only, which runs predict_file in a fresh process
+            t0 = time.perf_counter()
+            predict_file(uri, csv, home / "pred_api.csv", progress=False)
+            file_s = time.perf_counter() - t0
+            say(f"predict_file {n / file_s:8.0f} seq/s (incl. model load, CSV in and out)")
+
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+        cmd = [sys.executable, "-m", "seqsweep", "predict", "--model", uri, "--input", str(csv),
+               "--out", str(home / "pred_cli.csv"), "--quiet"]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=home, env=env, capture_output=True, text=True, timeout=1200)
+        cli_s = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise RuntimeError(f"seqsweep predict exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
+        say(f"CLI      {n / cli_s:8.0f} seq/s (incl. process start)")
+        # the CLI's probabilities must be the in-process model's (same weights, same averaging)
+        cli = pd.read_csv(home / "pred_cli.csv")["probability"].to_numpy()
+        details["cli_vs_pyfunc_max_abs_diff"] = float(np.max(np.abs(out["probability"].to_numpy() - cli)))
+
+    pyfunc_rate = n / min(timings["pyfunc"])
+    rows = [
+        row("pyfunc model.predict (DataFrame of strings)", pyfunc_rate, "seq/s"),
+        *([row("Ensemble.predict_proba on one-hot (no strings)", n / min(timings["one-hot"]), "seq/s",
+               (n / min(timings["one-hot"])) / pyfunc_rate, "x pyfunc")] if "one-hot" in timings else []),
+        *([row("predict_file CSV -> CSV (incl. load)", n / file_s, "seq/s", (n / file_s) / pyfunc_rate, "x pyfunc")]
+          if file_s else []),
+        row("`seqsweep predict` CLI (incl. process start)", n / cli_s, "seq/s", (n / cli_s) / pyfunc_rate, "x pyfunc"),
+        row("mlflow.pyfunc.load_model(models:/...@champion)", load_s, "s"),
+    ]
+    details.update({"source": source, "timings_s": timings, "load_s": load_s, "predict_file_s": file_s, "cli_s": cli_s})
+    notes = [f"{n:,} sequences of length 101 ({source}, tiled), a 5-fold deepbind ensemble (128 filters, both strands) "
+             f"with rc averaging (4 conv passes per fold model), torch threads {threads}; one run each. model.predict is one call on the whole "
+             "DataFrame; predict_file and the CLI go through it in batches of 8,192."]
+    return {"rows": rows, "details": details, "notes": notes}
+
+
+# ==============================================================================================================
+# 7. memory: peak RSS of a sweep at max_concurrent 2 (driver + Ray processes)
+# ==============================================================================================================
+def memory(quick: bool, threads: int) -> dict[str, Any]:
+    import resource
+
+    ds_path = JUND_VALID if (JUND_VALID / "shard-0-X.joblib").exists() else synthetic_dir(34527, positive_rate=0.02)
+    block = 1_000_000 if ds_path == JUND_VALID else 20200
+    arch, trials, epochs = ("cnn", 2, 1) if quick else ("deepbind", 4, 2)
+    space = f"architecture: {arch}\nlearning_rate: [1.0e-3]\n"
+    have_proc = Path("/proc/self/smaps_rollup").exists()
+    with bench_home("memory") as home:
+        seed_store(home)
+        job = _fixed_job(home, "bench_memory", ds_path, trials=trials, epochs=epochs, concurrent=2, cpu=1, threads=1,
+                         space=space, registry=True)
+        overrides = [f"data.holdout={{fraction: 0.2, block_size: {block}, seed: 0}}"]
+        if have_proc:
+            with TreeMemorySampler() as sampler:
+                _, wall = run_sweep(job, overrides)
+            say(f"sweep {wall:.1f} s; peak PSS {mib(sampler.peak_pss_kib)} MiB over {sampler.peak_processes} processes")
+        else:
+            _, wall = run_sweep(job, overrides)
+            say(f"sweep {wall:.1f} s")
+    self_max = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids_max = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    rows, details = [], {"wall_s": wall, "ru_maxrss_self_kib": self_max, "ru_maxrss_children_kib": kids_max}
+    if have_proc:
+        rows += [
+            row("peak total PSS, driver + Ray processes", mib(sampler.peak_pss_kib), "MiB"),
+            row("peak total RSS (double-counts shared pages)", mib(sampler.peak_rss_kib), "MiB"),
+            row("peak driver RSS", mib(sampler.peak_driver_rss_kib), "MiB"),
+        ]
+        details.update({"peak_processes": sampler.peak_processes, "samples": sampler.samples})
+    rows.append(row("largest single child (ru_maxrss)", mib(kids_max), "MiB"))
+    notes = [f"{'JUND' if ds_path == JUND_VALID else 'synthetic'} split with a 20% holdout, {trials} {arch} trials x "
+             f"{epochs} epoch(s), {FOLDS} folds, max_concurrent 2 x 1 thread, registration included; the sampler "
+             "reads /proc/<pid>/smaps_rollup of the driver and all its descendants every 0.25 s (psutil is not "
+             "installed). PSS splits shared pages (torch libraries, Ray's object store) between processes; RSS "
+             "counts them once per process."]
+    return {"rows": rows, "details": details, "notes": notes}
+
+
+MEASURES: dict[str, Callable[[bool, int], dict[str, Any]]] = {
+    "trial_throughput": trial_throughput,
+    "fold_training": fold_training,
+    "sweep_overhead": sweep_overhead,
+    "concurrency_scaling": concurrency_scaling,
+    "search_efficiency": search_efficiency,
+    "inference": inference,
+    "memory": memory,
+}
