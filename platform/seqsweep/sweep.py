@@ -330,7 +330,7 @@ def _run_on_ray(job, space, uri, experiment_id, prepared, state, started, verbos
 
     # A sweep of this job that a killed driver left RUNNING is closed now, so the UI never shows it running.
     previous = _read_state(job)
-    if previous is not None and state is None:
+    if previous is not None and state is None and previous.get("uri") == store.redact(uri):
         n = tracking.close_stale_runs(uri, previous["experiment_id"], previous["sweep_id"])
         if n:
             log.info("closed %d run(s) of the interrupted sweep %s as KILLED", n, previous["sweep_id"])
@@ -359,6 +359,7 @@ def _run_on_ray(job, space, uri, experiment_id, prepared, state, started, verbos
         job,
         {
             "sweep_id": sweep_id,
+            "uri": store.redact(uri),
             "experiment_id": experiment_id,
             "parent_run_id": parent_run_id,
             "tune_path": str(tune_path),
