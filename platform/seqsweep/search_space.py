@@ -132,12 +132,17 @@ def split_config(config: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str,
     return arch, model_kw, train_kw
 
 
-def _check_number(path: Path, key: str, field_name: str, v: Any) -> None:
+def _refuse_number_as_string(path: Path, what: str, v: Any) -> None:
+    """YAML reads `1e-4` (no decimal point) as a string: say so, instead of a confusing type error later."""
     if isinstance(v, str) and _NUMBER_AS_STRING.match(v.strip()):
         raise ConfigError(
-            f"{path}: '{key}.{field_name}' is the string {v!r}: YAML reads {v} as a string; "
+            f"{path}: {what} is the string {v!r}: YAML reads {v} as a string; "
             f"write it with a decimal point, e.g. {float(v):.1e}"
         )
+
+
+def _check_number(path: Path, key: str, field_name: str, v: Any) -> None:
+    _refuse_number_as_string(path, f"'{key}.{field_name}'", v)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise ConfigError(f"{path}: '{key}.{field_name}' must be a number, got {v!r}")
 
@@ -147,11 +152,7 @@ def parse_param(path: Path, key: str, spec: Any) -> Param:
         if not spec:
             raise ConfigError(f"{path}: '{key}' is an empty list of choices")
         for v in spec:
-            if isinstance(v, str) and _NUMBER_AS_STRING.match(v.strip()):
-                raise ConfigError(
-                    f"{path}: '{key}' choice {v!r} is a string: YAML reads {v} as a string; "
-                    f"write it with a decimal point, e.g. {float(v):.1e}"
-                )
+            _refuse_number_as_string(path, f"'{key}' choice", v)
         return Param(key, "categorical", choices=tuple(spec))
     if isinstance(spec, dict):
         unknown = set(spec) - {"low", "high", "log", "step"}
@@ -176,11 +177,7 @@ def parse_param(path: Path, key: str, spec: Any) -> Param:
             raise ConfigError(f"{path}: '{key}' cannot have both log: true and a step")
         is_int = all(isinstance(v, int) for v in (low, high)) and (step is None or isinstance(step, int))
         return Param(key, "int" if is_int else "float", low=low, high=high, log=log, step=step)
-    if isinstance(spec, str) and _NUMBER_AS_STRING.match(spec.strip()):
-        raise ConfigError(
-            f"{path}: '{key}' is the string {spec!r}: YAML reads {spec} as a string; "
-            f"write it with a decimal point, e.g. {float(spec):.1e}"
-        )
+    _refuse_number_as_string(path, f"'{key}'", spec)
     if spec is None:
         raise ConfigError(f"{path}: '{key}' has no value")
     return Param(key, "fixed", value=spec)

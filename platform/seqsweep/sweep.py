@@ -239,8 +239,7 @@ class SweepResult:
 
     @property
     def best(self) -> tracking.TrialRecord | None:
-        done = [r for r in self.records if r.status == "completed" and r.last.get(self.metric) is not None]
-        return max(done, key=lambda r: r.last[self.metric]) if done else None
+        return tracking.best_record(self.records, self.metric)
 
     @property
     def exit_code(self) -> int:

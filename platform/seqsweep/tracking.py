@@ -16,7 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from ray.tune import Callback
 
@@ -178,6 +178,17 @@ def _finite(v: float) -> bool:
     return not (math.isnan(v) or math.isinf(v))
 
 
+def completed_records(records: Iterable[TrialRecord], metric: str) -> list[TrialRecord]:
+    """Trials that ran all their epochs and have a finite score."""
+    return [r for r in records if r.status == "completed" and _finite(float(r.last.get(metric, math.nan)))]
+
+
+def best_record(records: Iterable[TrialRecord], metric: str) -> TrialRecord | None:
+    """The completed trial with the highest `metric` (pruned and failed trials never count)."""
+    done = completed_records(records, metric)
+    return max(done, key=lambda r: r.last[metric]) if done else None
+
+
 @dataclass
 class TrialRecord:
     """What the driver knows about one trial, for the progress line, the leaderboard and the registry."""
@@ -294,8 +305,7 @@ class SweepCallback(Callback):
         return self._numbers[trial_id]
 
     def best(self) -> TrialRecord | None:
-        done = [t for t in self.trials.values() if t.status == "completed" and _finite(t.last.get(self.metric, math.nan))]
-        return max(done, key=lambda t: t.last[self.metric]) if done else None
+        return best_record(self.trials.values(), self.metric)
 
     # -- Tune hooks --------------------------------------------------------------------------------
     def on_trial_start(self, iteration, trials, trial, **info):
@@ -522,9 +532,9 @@ def finish_sweep_run(
         tmp_path = Path(tmp)
         board.to_csv(tmp_path / "leaderboard.csv", index=False)
         c.log_artifact(parent_run_id, str(tmp_path / "leaderboard.csv"))
-        done = [r for r in records if r.status == "completed" and r.last.get(metric) is not None]
-        if done:
-            best = max(done, key=lambda r: r.last[metric])
+        done = completed_records(records, metric)
+        best = best_record(done, metric)
+        if best is not None:
             summary = {
                 "trial": best.number,
                 "run_id": best.run_id,
