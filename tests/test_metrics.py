@@ -80,3 +80,4 @@ def test_ranking_metrics_are_nan_with_one_class():
 def test_length_mismatch_is_an_error():
     with pytest.raises(ValueError, match="one length"):
         weighted_accuracy([1, 0], [0.5], [1.0, 1.0])
+

@@ -316,3 +316,52 @@ def test_register_model_contract(monkeypatch):
     torch.testing.assert_close(toy(x), 3.0 * x[:, 0].mean(1))
     with pytest.raises(ModelInputError, match=re.escape("toy: input x must have shape (B, 4, 10)")):
         toy(one_hot(2, 11))
+
+
+def _kmer_counts_by_hand(seq: str, k: int) -> dict[str, int]:
+    comp = {"A": "T", "C": "G", "G": "C", "T": "A"}
+    counts: dict[str, int] = {}
+    for i in range(len(seq) - k + 1):
+        w = seq[i : i + k]
+        if "N" in w:
+            continue
+        rc = "".join(comp[c] for c in reversed(w))
+        key = min(w, rc)
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def test_kmer_spectrum_counts_both_strands_and_skips_n():
+    from seqsweep.data import encode
+    from seqsweep.models.kmer import canonical_index
+
+    seq = "ACGTTGACTCANNACGGGTCA"
+    model = create_model("kmer", seq_len=len(seq), k_max=3)
+    x = torch.as_tensor(encode([seq], length=len(seq))).float().transpose(1, 2)  # (1, 4, L)
+    spec = model.spectrum(x)[0]
+    offset = 0
+    for k in (1, 2, 3):
+        column, n = canonical_index(k)
+        want = torch.zeros(n)
+        for kmer, c in _kmer_counts_by_hand(seq, k).items():
+            code = 0
+            for ch in kmer:
+                code = code * 4 + "ACGT".index(ch)
+            want[column[code]] += c
+        assert torch.equal(spec[offset : offset + n], want), k
+        offset += n
+    assert n == 32  # 64 3-mers, none its own reverse complement: 32 columns
+
+
+def test_kmer_adapt_scales_by_the_training_maximum_and_is_saved():
+    torch.manual_seed(0)
+    x = F.one_hot(torch.randint(0, 4, (64, 30)), 4).float().transpose(1, 2)
+    model = create_model("kmer", seq_len=30, k_max=4)
+    model.adapt(x)
+    peak = model.spectrum(x).amax(0)
+    assert torch.allclose(model.scale[peak > 0], 1 / peak[peak > 0])
+    assert torch.all(model.scale[peak == 0] == 1)
+    assert set(model.state_dict()) == {"scale", "out.linear.weight", "out.linear.bias"}  # lookups are not saved
+    other = create_model("kmer", seq_len=30, k_max=4)
+    other.load_state_dict(model.state_dict())
+    assert torch.equal(other.eval()(x), model.eval()(x))

@@ -244,3 +244,55 @@ def test_fold_batching_falls_back_for_recurrent_models(data, folds, caplog):
         trainer = CVTrainer(data, folds, config, fold_batching=True)
     assert not trainer.fold_batching and len(trainer.optimizers) == 3
     assert "'lstm' cannot be vmapped" in caplog.text
+
+
+def rare_positive_dataset(n: int = 3000, positives: int = 30, length: int = 40, seed: int = 1) -> Dataset:
+    """1% positives carrying the motif, with class-balancing weights (as the JUND shards have)."""
+    ds = motif_dataset(n, length, seed)
+    rng = np.random.default_rng(seed)
+    pos = np.flatnonzero(ds.y)
+    neg_rows = pos[positives:]  # turn most positives back into random negatives
+    X = ds.X.copy()
+    X[neg_rows] = np.eye(4, dtype=np.uint8)[rng.integers(0, 4, size=(len(neg_rows), length))]
+    y = ds.y.copy()
+    y[neg_rows] = 0
+    w = np.where(y == 1, n / (2 * y.sum()), n / (2 * (n - y.sum()))).astype(np.float32)
+    return Dataset(X=X, y=y, w=w, ids=ds.ids, a=ds.a)
+
+
+def test_weighted_loss_is_unbiased_when_positives_are_rare():
+    # The step loss must be sum(w * l) / (B * the fold's mean training weight): with class-balancing weights
+    # a constant model's best logit is then 0. Normalising by each batch's own weight sum (the old loss)
+    # pulls every logit down, because most batches hold no positive.
+    ds = rare_positive_dataset()
+    folds = make_folds(ds.y, 3, seed=0)
+    trainer = CVTrainer(ds, folds, TrainConfig("deepbind", SMALL["deepbind"], batch_size=64))
+    assert trainer._w_mean == pytest.approx([float(ds.w[tr].mean()) for tr, _ in folds])
+    y = torch.tensor([0.0] * 63 + [1.0])
+    w = torch.tensor([0.5] * 63 + [50.0])
+    logits = torch.zeros(64, requires_grad=True)
+    loss, weighted, weight = CVTrainer._weighted_bce(logits, y, w, 2.0)
+    assert weight.item() == pytest.approx(63 * 0.5 + 50)
+    assert weighted.item() == pytest.approx(math.log(2) * weight.item(), rel=1e-5)
+    assert loss.item() == pytest.approx(weighted.item() / (64 * 2.0), rel=1e-5)
+    # the expected gradient at logit 0 over all batches is 0: positives and negatives weigh the same
+    p = torch.zeros(len(ds), requires_grad=True)
+    full, _, _ = CVTrainer._weighted_bce(p, torch.as_tensor(ds.y, dtype=torch.float32), torch.as_tensor(ds.w), float(ds.w.mean()))
+    full.backward()
+    assert abs(p.grad.sum().item()) < 1e-4
+
+
+def test_weighted_sampling_draws_rows_by_weight_and_learns_rare_positives():
+    ds = rare_positive_dataset()
+    folds = make_folds(ds.y, 3, seed=0)
+    cfg = TrainConfig("deepbind", SMALL["deepbind"], batch_size=64, epochs=6, learning_rate=3e-3, sampling="weighted")
+    trainer = CVTrainer(ds, folds, cfg)
+    order, _ = trainer._epoch_order(0, len(folds[0][0]))
+    # about half of the draws are positives (each class holds half the weight), though 1% of rows are
+    assert 0.4 < ds.y[order.numpy()].mean() < 0.6
+    assert set(order.numpy()) <= set(folds[0][0])
+    metrics = trainer.fit()[-1]
+    assert metrics["cv_roc_auc"] > 0.9, metrics
+    assert metrics["cv_weighted_accuracy"] > 0.8, metrics
+    with pytest.raises(ConfigError, match="sampling"):
+        TrainConfig("deepbind", sampling="balanced")

@@ -81,6 +81,8 @@ class TrainSpec(_Strict):
     optimizer: Literal["adam", "adamw"] = "adamw"
     lr_schedule: Literal["constant", "cosine", "onecycle"] = "constant"
     rc_augment: bool = False
+    # 'weighted': draw each epoch's rows by weight (rare positives; see seqsweep.train.TrainConfig.sampling)
+    sampling: Literal["shuffle", "weighted"] = "shuffle"
     use_accessibility: bool = False
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: bool = False

@@ -8,7 +8,7 @@
     deepbind.pool: [max, maxavg]
     epochs: 8                                     # a plain value is fixed, not searched
 
-Training parameters (learning_rate, weight_decay, batch_size, epochs, optimizer, lr_schedule, rc_augment) apply to
+Training parameters (learning_rate, weight_decay, batch_size, epochs, optimizer, lr_schedule, rc_augment, sampling) apply to
 every trial. Model parameters are either shared (hidden_size, dropout, or any parameter that every listed
 architecture takes) or prefixed with the architecture (`cnn.filters`): Optuna refuses one name with two
 distributions, and a prefixed parameter is only asked for when its architecture is chosen (define-by-run).
@@ -37,6 +37,7 @@ TRAIN_PARAMS: dict[str, tuple[type, ...]] = {
     "optimizer": (str,),
     "lr_schedule": (str,),
     "rc_augment": (bool,),
+    "sampling": (str,),
 }
 _NUMBER_AS_STRING = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
 
@@ -192,7 +193,11 @@ def _check_train_param(path: Path, p: Param) -> None:
         if not ok:
             want = " or ".join(t.__name__ for t in types)
             raise ConfigError(f"{path}: '{p.name}' must be {want}, got {v!r}")
-    allowed = {"optimizer": ("adam", "adamw"), "lr_schedule": ("constant", "cosine", "onecycle")}.get(p.name)
+    allowed = {
+        "optimizer": ("adam", "adamw"),
+        "lr_schedule": ("constant", "cosine", "onecycle"),
+        "sampling": ("shuffle", "weighted"),
+    }.get(p.name)
     if allowed:
         for v in p.values():
             if v not in allowed:

@@ -386,6 +386,7 @@ def _run_on_ray(job, space, uri, experiment_id, prepared, state, started, verbos
         optimizer=job.train.optimizer,
         lr_schedule=job.train.lr_schedule,
         rc_augment=job.train.rc_augment,
+        sampling=job.train.sampling,
         use_accessibility=job.train.use_accessibility,
         device=job.train.device,
         amp=job.train.amp,

@@ -30,6 +30,7 @@ class TrialSettings:
     optimizer: str
     lr_schedule: str
     rc_augment: bool
+    sampling: str
     use_accessibility: bool
     device: str  # "auto" | "cpu" | "cuda"
     amp: bool
@@ -66,6 +67,7 @@ def build_train_config(config: dict[str, Any], settings: TrialSettings):
         epochs=epochs,
         rc_augment=bool(train_kw.get("rc_augment", settings.rc_augment)),
         lr_schedule=train_kw.get("lr_schedule", settings.lr_schedule),
+        sampling=train_kw.get("sampling", settings.sampling),
         seed=settings.seed,
         use_accessibility=settings.use_accessibility,
     )

@@ -20,7 +20,7 @@ from seqsweep.models._registry import (
 )
 
 # Imported for their @register_model side effect.
-from seqsweep.models import cnn, hybrid, mlp, recurrent  # noqa: E402,F401  isort: skip
+from seqsweep.models import cnn, hybrid, kmer, mlp, recurrent  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "ModelInputError",
