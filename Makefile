@@ -15,7 +15,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
 .DEFAULT_GOAL := help
-.PHONY: help install sweep test test-deps ui dashboard promote predict serve bench bench-quick clean
+.PHONY: help install sweep test test-deps ui dashboard promote predict serve bench bench-quick bench-jund clean
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -72,6 +72,10 @@ bench-quick: install ## the quick benchmark set (<= 5 min); writes bench/results
 
 bench: install ## the full benchmark set; writes bench/results/latest.json
 	$(BIN)/python bench/run.py
+
+bench-jund: install ## JUND search quality: the anchors, then the table of the latest `make sweep JOB=jobs/jund.yaml`
+	$(BIN)/python bench/jund_quality.py anchors
+	$(BIN)/python bench/jund_quality.py sweep
 
 clean: ## remove caches and generated data; mlruns/ only with CONFIRM_DELETE_MLRUNS=yes
 	rm -rf .pytest_cache build platform/*.egg-info data/generated

@@ -236,17 +236,25 @@ def sweep_table(job_path: Path) -> dict[str, Any]:
     for arch, runs in sorted(by_arch.items()):
         status = [r.data.tags.get(tracking.TAG_STATUS, "?") for r in runs]
         done = [r for r in runs if r.data.tags.get(tracking.TAG_STATUS) == "completed" and math.isfinite(r.data.metrics.get(metric, math.nan))]
+        epochs = {r.info.run_id: len(c.get_metric_history(r.info.run_id, metric)) for r in runs}
         row: dict[str, Any] = {
             "architecture": arch, "trials": len(runs), "completed": len(done),
             "pruned": status.count("pruned"), "failed": status.count("failed"),
-            "epochs": int(sum(r.data.metrics.get("epoch", 0) for r in runs)),
+            "epochs": int(sum(epochs.values())),
             "trial_seconds": round(sum(float(r.data.tags.get("duration_s", 0) or 0) for r in runs), 1),
         }
-        if done:
-            best = max(done, key=lambda r: r.data.metrics[metric])
+        scored = [r for r in runs if math.isfinite(r.data.metrics.get(metric, math.nan))]
+        # completed trials first (what the sweep ranks); an architecture whose trials were all pruned shows
+        # its best score at the epoch it was stopped
+        pool = done or scored
+        if pool:
+            best = max(pool, key=lambda r: r.data.metrics[metric])
             m = best.data.metrics
             row.update({k: m.get(k) for k in ("cv_weighted_accuracy", "cv_weighted_accuracy_std", "cv_roc_auc", "cv_pr_auc")})
             row["best_run_id"] = best.info.run_id
+            row["best_status"] = best.data.tags.get(tracking.TAG_STATUS)
+            row["best_epochs"] = epochs[best.info.run_id]
+        if done:
             row["champion"] = champion is not None and champion["run_id"] == best.info.run_id
             uri = best.data.tags.get("seqsweep.model_uri")
             if uri:
@@ -255,7 +263,7 @@ def sweep_table(job_path: Path) -> dict[str, Any]:
                 row["heldout"] = _scores(test.y, p, test.w)
         rows.append(row)
     wall = (parent.info.end_time - parent.info.start_time) / 1000 if parent.info.end_time else None
-    return {"sweep": {"parent_run_id": sweep_id and parent.info.run_id, "sweep_id": sweep_id, "wall_s": wall,
+    return {"sweep": {"parent_run_id": parent.info.run_id, "sweep_id": sweep_id, "wall_s": wall,
                       "trials": len(trials), "champion": champion, "architectures": rows}, "split": prep.info}
 
 
@@ -280,6 +288,8 @@ def markdown(doc: dict[str, Any]) -> str:
             ho = r.get("heldout", {})
             name = f"**{r['architecture']}** (champion)" if r.get("champion") else r["architecture"]
             cv = f"{_f(r.get('cv_weighted_accuracy'))} ± {_f(r.get('cv_weighted_accuracy_std'))}" if r.get("cv_weighted_accuracy") is not None else ""
+            if cv and r.get("best_status") != "completed":
+                cv += f" (pruned at epoch {r.get('best_epochs')})"
             lines.append(
                 f"| {name} | {r['trials']} ({r['completed']} / {r['pruned']} / {r['failed']}) | {cv} | {_f(r.get('cv_roc_auc'))} | "
                 f"{_f(r.get('cv_pr_auc'))} | {_f(ho.get('weighted_accuracy'))} | {_f(ho.get('roc_auc'))} | {_f(ho.get('pr_auc'))} | "

@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import socket
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -447,6 +448,10 @@ def _run_on_ray(job, space, uri, experiment_id, prepared, state, started, verbos
             ),
             run_config=run_config,
         )
+    if callback.log_models:
+        from seqsweep.pyfunc_model import warm_up
+
+        threading.Thread(target=warm_up, name="seqsweep-model-logging-warm-up", daemon=True).start()
     try:
         tuner.fit()
     except KeyboardInterrupt:

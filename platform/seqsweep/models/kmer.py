@@ -57,6 +57,7 @@ class KmerSpectrum(SequenceModel):
             self.register_buffer(f"_column{k}", column, persistent=False)
             n_features += n
         self.n_features = n_features
+        self.register_buffer("_channel", torch.arange(4, dtype=torch.float32), persistent=False)
         self.register_buffer("scale", torch.ones(n_features))  # saved: the model's input scaling
         layers: list[nn.Module] = [nn.Dropout(self.dropout)]
         width = n_features
@@ -82,7 +83,8 @@ class KmerSpectrum(SequenceModel):
         """x (B, 4, L) one-hot -> (B, n_features) k-mer counts (unscaled), both strands merged."""
         B, _, L = x.shape
         valid = x.sum(1) > 0.5  # (B, L): an all-zero position is an N
-        base = x.argmax(1)  # (B, L) in 0..3
+        # the hot channel's index, 0..3 (A,C,G,T); a weighted sum is ~10x faster than argmax over dim 1 on CPU
+        base = torch.einsum("bcl,c->bl", x, self._channel).round().long()  # (B, L)
         feats = []
         code = torch.zeros(B, L, dtype=torch.long, device=x.device)
         ok = torch.ones(B, L, dtype=torch.bool, device=x.device)
