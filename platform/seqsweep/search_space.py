@@ -8,10 +8,11 @@
     deepbind.pool: [max, maxavg]
     epochs: 8                                     # a plain value is fixed, not searched
 
-Training parameters (learning_rate, weight_decay, batch_size, epochs, optimizer, lr_schedule, rc_augment, sampling) apply to
-every trial. Model parameters are either shared (hidden_size, dropout, or any parameter that every listed
-architecture takes) or prefixed with the architecture (`cnn.filters`): Optuna refuses one name with two
-distributions, and a prefixed parameter is only asked for when its architecture is chosen (define-by-run).
+Training parameters (learning_rate, weight_decay, batch_size, epochs, optimizer, lr_schedule, rc_augment,
+sampling) apply to every trial. Model parameters are either shared (hidden_size, dropout, or any parameter
+that every listed architecture takes) or prefixed with the architecture (`cnn.filters`): Optuna refuses one
+name with two distributions, and a prefixed parameter is only asked for when its architecture is chosen
+(define-by-run).
 
 Everything is checked against each architecture's constructor signature before Ray starts, so a typo fails in
 a second with a message naming the key, not an hour later inside a worker.
