@@ -296,3 +296,11 @@ def test_weighted_sampling_draws_rows_by_weight_and_learns_rare_positives():
     assert metrics["cv_weighted_accuracy"] > 0.8, metrics
     with pytest.raises(ConfigError, match="sampling"):
         TrainConfig("deepbind", sampling="balanced")
+
+
+def test_kmer_folds_can_be_trained_as_one_batched_model(data, folds):
+    # kmer counts with scatter_add and plain-int sizes, so vmap can run it (a .item() in forward could not)
+    trainer = CVTrainer(data, folds, TrainConfig("kmer", {"k_max": 4}, epochs=1), fold_batching=True)
+    assert trainer.fold_batching
+    metrics = trainer.fit()[-1]
+    assert math.isfinite(metrics["cv_roc_auc"])

@@ -50,12 +50,13 @@ class KmerSpectrum(SequenceModel):
         # 4**8 = 65536 codes per row is where counting stops being cheap next to the other models
         self.k_max = self.check_int("k_max", k_max, low=1, high=min(8, self.seq_len), why=" (and <= seq_len)")
         self.num_layers = self.check_int("num_layers", num_layers, low=0, high=3)
-        n_features = 0
+        self._columns: list[int] = []  # C_k for k = 1..k_max (plain ints: no tensor reads in forward)
         for k in range(1, self.k_max + 1):
             column, n = canonical_index(k)
             # lookup tables, rebuilt from k at load time: not part of the saved weights
             self.register_buffer(f"_column{k}", column, persistent=False)
-            n_features += n
+            self._columns.append(n)
+        n_features = sum(self._columns)
         self.n_features = n_features
         self.register_buffer("_channel", torch.arange(4, dtype=torch.float32), persistent=False)
         self.register_buffer("scale", torch.ones(n_features))  # saved: the model's input scaling
@@ -94,9 +95,8 @@ class KmerSpectrum(SequenceModel):
             code = code[:, :m] * 4 + base[:, k - 1 : k - 1 + m]  # (B, m)
             ok = ok[:, :m] & valid[:, k - 1 : k - 1 + m]
             column = getattr(self, f"_column{k}")
-            n = int(column.max()) + 1
-            counts = torch.zeros(B, n, dtype=x.dtype, device=x.device)
-            counts.scatter_add_(1, column[code], ok.to(x.dtype))  # (B, m) -> (B, C_k)
+            counts = torch.zeros(B, self._columns[k - 1], dtype=x.dtype, device=x.device)
+            counts = counts.scatter_add(1, column[code], ok.to(x.dtype))  # (B, m) -> (B, C_k)
             feats.append(counts)
         return torch.cat(feats, dim=1)
 
