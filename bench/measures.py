@@ -237,7 +237,7 @@ def sweep_overhead(quick: bool, threads: int) -> dict[str, Any]:
 
     train_dir = synthetic_dir(4000)
     # 8 trials as in the issue's own measurement: per-sweep costs (the first worker's start, the final report)
-    # are spread over a realistic number of trials. ~2 s and ~9 s trials (1 and 4 epochs of 5 folds).
+    # are spread over a realistic number of trials. ~2 s and ~7 s trials here (1 and 4 epochs of 5 folds).
     lists = [("short", 1)] + ([] if quick else [("long", 4)])
     reps = 1 if quick else 2
     trials = 4 if quick else 8
@@ -318,7 +318,7 @@ def concurrency_scaling(quick: bool, threads: int) -> dict[str, Any]:
     if quick:
         return {"rows": [row("skipped in --quick", None, "")], "details": {}, "notes": ["full run only"]}
     train_dir = synthetic_dir(4000)
-    trials, epochs, reps = 8, 4, 2  # ~9 s trials: long enough that per-sweep start-up is not what is measured
+    trials, epochs, reps = 8, 4, 2  # ~7-9 s trials: long enough that per-sweep start-up is not what is measured
     variants = {"1x1": (1, 1, 1), "2x1": (2, 1, 1), "1x2": (1, 2, 2)}  # name: (max_concurrent, cpu, threads)
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     with bench_home("concurrency") as home:
