@@ -11,8 +11,8 @@ recipes or tuned by CV on the training rows, and the sweep's champion is its bes
 Anchors (what a user gets without seqsweep):
   homework_{mlp,cnn,lstm}  the field's homework models and loop (bench/homework.py: per-sample Dataset,
                            DataLoader batch 100, Adam 1e-3, weighted BCE), 10 epochs on all training rows.
-  kmer_logreg              k-mer counts (k = 1..6, both strands) + logistic regression with class-balancing
-                           weights; C chosen by the grouped CV on the training rows.
+  kmer_logreg              k-mer counts (k = 1..6, both strands; the kmer model's counting), max-abs scaled,
+                           + logistic regression with class-balancing weights; C chosen by the grouped CV.
   deepbind_hand_tuned      DeepBind-style CNN, 128 filters of width 9, global max pool, reverse-complement
                            augmentation, 10 epochs; the mean of its 5 CV fold models scores the held-out rows.
 
@@ -98,29 +98,22 @@ def _homework(arch: str, train, test, epochs: int, seed: int = 0) -> dict[str, A
     return {"heldout": _scores(test.y, np.concatenate(out), test.w), "epochs": epochs}
 
 
-def kmer_features(X: np.ndarray, ks=(1, 2, 3, 4, 5, 6)):
-    """Sparse (N, sum 4**k) counts of every k-mer of X (N, L, 4) one-hot, on both strands (a k-mer and its
-    reverse complement land in the same column), scaled by 1 / (L - k + 1). Windows holding an N are skipped."""
+def kmer_features(X: np.ndarray, k_max: int = 6, batch_size: int = 4096):
+    """Sparse (N, F) counts of every k-mer (k = 1..k_max) of X (N, L, 4) one-hot, a k-mer and its reverse
+    complement in one column, windows holding an N skipped: the counting of seqsweep's `kmer` model (tested
+    against hand counts), so the anchor and the model see the same features. The regression scales them."""
+    import torch
     from scipy import sparse
 
-    X = np.asarray(X)
-    n, L, _ = X.shape
-    valid = X.sum(2) == 1  # (N, L)
-    base = X.argmax(2).astype(np.int64)  # (N, L) A,C,G,T = 0..3
+    from seqsweep.models import create_model
+
+    counter = create_model("kmer", seq_len=X.shape[1], k_max=k_max)
     blocks = []
-    for k in ks:
-        m = L - k + 1
-        code = np.zeros((n, m), dtype=np.int64)
-        rc = np.zeros((n, m), dtype=np.int64)
-        ok = np.ones((n, m), dtype=bool)
-        for j in range(k):
-            code = code * 4 + base[:, j : j + m]
-            rc = rc + (3 - base[:, j : j + m]) * 4**j  # the reverse complement's code, built from the same window
-            ok &= valid[:, j : j + m]
-        canon = np.minimum(code, rc)
-        rows = np.repeat(np.arange(n), m).reshape(n, m)[ok]
-        blocks.append(sparse.csr_matrix((np.full(rows.size, 1.0 / m), (rows, canon[ok])), shape=(n, 4**k)))
-    return sparse.hstack(blocks).tocsr()
+    with torch.no_grad():
+        for start in range(0, len(X), batch_size):
+            x = torch.as_tensor(np.asarray(X[start : start + batch_size]), dtype=torch.float32).transpose(1, 2)
+            blocks.append(sparse.csr_matrix(counter.spectrum(x).numpy()))
+    return sparse.vstack(blocks).tocsr()
 
 
 def _kmer_logreg(train, test, folds) -> dict[str, Any]:
