@@ -77,36 +77,46 @@ def trial_throughput(quick: bool, threads: int) -> dict[str, Any]:
         sub = stratified_subset(ds, sizes.get(arch, len(ds)))
         folds = cv.make_folds(sub.y, FOLDS, seed=0)
         train_rows = sum(len(tr) for tr, _ in folds)
-        variants = ["seqsweep", "homework"]
+        # seqsweep at its default precision ('auto': bf16 mixed precision where the CPU has AMX and the
+        # architecture gains, see seqsweep.train.resolve_precision) and pinned to float32, to tell the two apart
+        variants = ["seqsweep", "homework", "seqsweep_fp32"]
         order = _interleaved(reps, variants)
         if not quick and arch == "deepbind":
             # deepbind also at the homework's batch size, once, to tell the data path from the batch size
             variants.append("seqsweep_b100")
             order.insert(len(order) // 2, "seqsweep_b100")
         runs: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
+        resolved = "?"
         for variant in order:
             if variant == "homework":
                 r = homework.train_folds_one_epoch(sub, folds, arch)
             else:
-                batch = default_batch if variant == "seqsweep" else homework.BATCH_SIZE
+                batch = homework.BATCH_SIZE if variant == "seqsweep_b100" else default_batch
+                precision = "float32" if variant == "seqsweep_fp32" else "auto"
                 t0 = time.perf_counter()
-                trainer = CVTrainer(sub, folds, TrainConfig(arch, {}, batch_size=batch, epochs=1), num_threads=threads)
+                trainer = CVTrainer(sub, folds, TrainConfig(arch, {}, batch_size=batch, epochs=1), num_threads=threads,
+                                    precision=precision)
                 build_s = time.perf_counter() - t0
+                if variant == "seqsweep":
+                    resolved = trainer.precision
                 t0 = time.perf_counter()
                 m = trainer.step_epoch()
                 r = {"build_s": build_s, "epoch_s": time.perf_counter() - t0, "train_rows": train_rows,
-                     "cv_weighted_accuracy": m["cv_weighted_accuracy"]}
+                     "cv_weighted_accuracy": m["cv_weighted_accuracy"], "precision": trainer.precision}
             runs[variant].append(r)
             say(f"{arch:10s} {variant:14s} {r['epoch_s']:7.2f} s/epoch ({train_rows / r['epoch_s']:8.0f} samples/s)")
         best = {v: min(x["epoch_s"] for x in runs[v]) for v in variants}
         rate = {v: train_rows / best[v] for v in variants}
         label = f"{arch} ({len(sub)} rows{', subset' if len(sub) < len(ds) else ''})"
         rows.append(row(f"{label} homework loop b{homework.BATCH_SIZE}", rate["homework"], "samples/s"))
-        rows.append(row(f"{label} seqsweep CVTrainer b{default_batch}", rate["seqsweep"], "samples/s",
-                        rate["seqsweep"] / rate["homework"], "x homework"))
+        rows.append(row(f"{label} seqsweep CVTrainer b{default_batch} float32", rate["seqsweep_fp32"], "samples/s",
+                        rate["seqsweep_fp32"] / rate["homework"], "x homework"))
+        if resolved != "float32":
+            rows.append(row(f"{label} seqsweep CVTrainer b{default_batch} {resolved} (default 'auto')",
+                            rate["seqsweep"], "samples/s", rate["seqsweep"] / rate["homework"], "x homework"))
         if "seqsweep_b100" in rate:
-            rows.append(row(f"{label} seqsweep CVTrainer b{homework.BATCH_SIZE}", rate["seqsweep_b100"], "samples/s",
-                            rate["seqsweep_b100"] / rate["homework"], "x homework"))
+            rows.append(row(f"{label} seqsweep CVTrainer b{homework.BATCH_SIZE} {resolved}", rate["seqsweep_b100"],
+                            "samples/s", rate["seqsweep_b100"] / rate["homework"], "x homework"))
         details[arch] = {"rows": len(sub), "train_rows_per_epoch": train_rows, "runs": runs}
     if quick:
         notes.append("--quick: stratified subsets (5,000 rows; 1,500 for lstm), class-balancing weights recomputed")
@@ -114,7 +124,9 @@ def trial_throughput(quick: bool, threads: int) -> dict[str, Any]:
         f"data: {source}; {FOLDS} folds; torch threads {threads} for both; samples/s = training rows of the 5 folds "
         f"/ seconds of one epoch, which for both loops includes scoring each fold's validation rows; model "
         f"building timed apart; best of {reps} interleaved run(s). seqsweep at its default batch size "
-        f"{default_batch} (TrainConfig / job train.batch_size), AdamW (weight decay 0); homework: batch 100, Adam."
+        f"{default_batch} (TrainConfig / job train.batch_size), AdamW (weight decay 0), at its default precision 'auto' "
+        f"(bfloat16 mixed precision on a CPU with AMX for the conv and recurrent models) and pinned to float32; "
+        f"homework: batch 100, Adam, float32; both score validation rows in float32."
     )
     return {"rows": rows, "details": {"source": source, "threads": threads, **details}, "notes": notes}
 

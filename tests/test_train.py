@@ -10,7 +10,7 @@ from seqsweep.cv import make_folds
 from seqsweep.data import Dataset
 from seqsweep.errors import ConfigError
 from seqsweep.models import create_model
-from seqsweep.train import CVTrainer, TrainConfig, TrainingError, predict_proba
+from seqsweep.train import CVTrainer, TrainConfig, TrainingError, bf16_hardware, predict_proba, resolve_precision
 
 MOTIF = "TGACTCA"  # the AP-1 site JUND binds
 SMALL = {
@@ -209,8 +209,9 @@ def test_fold_batching_trains_the_same_models_as_one_after_another(data, folds):
     assert len({len(tr) for tr, _ in folds}) == 1
     config = TrainConfig("cnn", dict(SMALL["cnn"], dropout=0.0), batch_size=128, epochs=2, rc_augment=True,
                          lr_schedule="cosine", weight_decay=0.01, learning_rate=2e-3)
-    one_by_one = CVTrainer(data, folds, config)
-    batched = CVTrainer(data, folds, config, fold_batching=True)
+    # float32: bf16 rounding would differ between the two ways of computing the same steps
+    one_by_one = CVTrainer(data, folds, config, precision="float32")
+    batched = CVTrainer(data, folds, config, fold_batching=True, precision="float32")
     assert batched.fold_batching and len(batched.optimizers) == 1
     initial = one_by_one.state_dicts()
     assert all(torch.equal(initial[k][n], batched.state_dicts()[k][n]) for k in range(3) for n in initial[k])
@@ -304,3 +305,34 @@ def test_kmer_folds_can_be_trained_as_one_batched_model(data, folds):
     assert trainer.fold_batching
     metrics = trainer.fit()[-1]
     assert math.isfinite(metrics["cv_roc_auc"])
+
+
+def test_precision_auto_is_bf16_only_where_hardware_and_architecture_gain():
+    cpu = torch.device("cpu")
+    has_bf16 = bf16_hardware(cpu)  # AMX on this CPU or not: the test holds either way
+    assert resolve_precision("auto", cpu, create_model("cnn")) == ("bfloat16" if has_bf16 else "float32")
+    assert resolve_precision("auto", cpu, create_model("lstm")) == ("bfloat16" if has_bf16 else "float32")
+    for arch in ("mlp", "kmer"):  # measured slower in bf16: never chosen automatically
+        assert resolve_precision("auto", cpu, create_model(arch)) == "float32"
+    assert resolve_precision("float32", cpu, create_model("cnn")) == "float32"
+    assert resolve_precision("bfloat16", cpu, create_model("mlp")) == "bfloat16"  # asked for: honoured
+    with pytest.raises(ConfigError, match=r"precision: must be one of auto, float32, bfloat16, got 'half'"):
+        resolve_precision("half", cpu, create_model("cnn"))
+
+
+def test_bfloat16_training_learns_is_seeded_and_scores_in_float32(data, folds):
+    config = TrainConfig("cnn", SMALL["cnn"], learning_rate=5e-3, batch_size=64, epochs=6, rc_augment=True)
+    trainer = CVTrainer(data, folds, config, precision="bfloat16")
+    assert trainer.precision == "bfloat16"
+    history = trainer.fit()
+    assert history[-1]["cv_weighted_accuracy"] > 0.8, history[-1]
+    # same seed, same bf16 steps, same metrics
+    assert CVTrainer(data, folds, config, precision="bfloat16").fit() == history
+    # the reported validation scores are those of the float32 model as saved and served
+    k = 0
+    logits = trainer._val_logits(k)
+    x = torch.from_numpy(data.X[folds[k][1]]).float().transpose(1, 2)
+    model = trainer.models[k].eval()
+    with torch.no_grad():
+        manual = ((model(x) + model(x.flip(1, 2))) / 2).double().numpy()
+    np.testing.assert_allclose(logits, manual, rtol=1e-6, atol=1e-6)

@@ -85,7 +85,9 @@ class TrainSpec(_Strict):
     sampling: Literal["shuffle", "weighted"] = "shuffle"
     use_accessibility: bool = False
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    amp: bool = False
+    # Training steps in bfloat16 mixed precision: 'auto' uses it where the hardware has bf16 matrix units
+    # (CUDA, or a CPU with AMX) and the architecture gains from it; see seqsweep.train.resolve_precision.
+    precision: Literal["auto", "float32", "bfloat16"] = "auto"
 
 
 class ResourcesSpec(_Strict):

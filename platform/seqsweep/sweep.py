@@ -390,7 +390,7 @@ def _run_on_ray(job, space, uri, experiment_id, prepared, state, started, verbos
         sampling=job.train.sampling,
         use_accessibility=job.train.use_accessibility,
         device=job.train.device,
-        amp=job.train.amp,
+        precision=job.train.precision,
         threads=threads,
         seed=job.cv.seed,
     )

@@ -206,6 +206,7 @@ class TrialRecord:
     node: str | None = None
     host: str | None = None
     device: str | None = None
+    precision: str | None = None  # float32 | bfloat16, as the trial resolved train.precision
     checkpoint: str | None = None
     attempt: int = 1
 
@@ -369,6 +370,7 @@ class SweepCallback(Callback):
         rec.node = result.get("node_id") or result.get("node_ip")
         rec.host = f"{result.get('hostname', '?')} ({result.get('node_ip', '?')})"
         rec.device = result.get("device")
+        rec.precision = result.get("precision")
         if not rec.run_id:
             return
         if first and "pid" in result:
@@ -432,6 +434,8 @@ class SweepCallback(Callback):
             tags["host"] = rec.host
         if rec.device:
             tags["device"] = rec.device
+        if rec.precision:
+            tags["precision"] = rec.precision
         tags["duration_s"] = f"{rec.seconds:.2f}"
         if error:
             tags["seqsweep.error"] = error[:5000]

@@ -33,7 +33,7 @@ class TrialSettings:
     sampling: str
     use_accessibility: bool
     device: str  # "auto" | "cpu" | "cuda"
-    amp: bool
+    precision: str  # "auto" | "float32" | "bfloat16"
     threads: int
     seed: int
 
@@ -92,15 +92,14 @@ def run_trial(
     device = pick_device(settings.device)
     node_id = ray.get_runtime_context().get_node_id()
     start = time.perf_counter()
-    trainer = CVTrainer(
-        dataset, folds, cfg, device=device, num_threads=settings.threads, **({"amp": True} if settings.amp else {})
-    )
+    trainer = CVTrainer(dataset, folds, cfg, device=device, num_threads=settings.threads, precision=settings.precision)
     for epoch in range(1, epochs + 1):
         metrics = trainer.step_epoch()
         metrics["epochs_planned"] = epochs
         metrics["trial_seconds"] = time.perf_counter() - start
         metrics["node_id"] = node_id
         metrics["device"] = device
+        metrics["precision"] = trainer.precision
         if epoch < epochs:
             tune.report(metrics)
             continue

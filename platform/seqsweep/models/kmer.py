@@ -38,6 +38,8 @@ class KmerSpectrum(SequenceModel):
     counts 0.63, on counts over their expected value 0.59 (same C, measured with sklearn).
     """
 
+    bf16_pays = False  # see SequenceModel.bf16_pays
+
     def __init__(
         self,
         seq_len: int = 101,

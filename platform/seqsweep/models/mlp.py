@@ -17,6 +17,8 @@ class MLP(SequenceModel):
     Every position has its own weights, so it cannot share a motif detector across positions.
     """
 
+    bf16_pays = False  # see SequenceModel.bf16_pays
+
     def __init__(
         self,
         seq_len: int = 101,
