@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,14 @@ def test_overrides_are_typed_and_validated(tmp_path, monkeypatch):
 def test_missing_job_file(tmp_path):
     with pytest.raises(ConfigError, match="no such file"):
         load_job(tmp_path / "nope.yaml")
+
+
+def test_local_ray_workers_get_their_variables_without_touching_the_callers_environment(monkeypatch):
+    from seqsweep.sweep import WORKER_ENV, _environ
+
+    monkeypatch.delenv("PYTHONWARNINGS", raising=False)
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "false")  # the user's own choice wins
+    with _environ(WORKER_ENV):
+        assert os.environ["PYTHONWARNINGS"] == "ignore"
+        assert os.environ["MLFLOW_DISABLE_TELEMETRY"] == "false"
+    assert "PYTHONWARNINGS" not in os.environ and os.environ["MLFLOW_DISABLE_TELEMETRY"] == "false"

@@ -8,6 +8,10 @@ import sys
 
 import mlflow
 import pytest
+import torch
+
+from seqsweep.models import create_model
+from seqsweep.train import bf16_hardware
 
 from e2e_helpers import env_for, run_cli, seed_store, write_tiny_job
 
@@ -61,6 +65,10 @@ def test_parent_and_child_runs_with_per_epoch_metrics(swept):
                   "fold1_weighted_accuracy", "train_loss"):
             assert k in child.data.metrics, k
         assert 0.0 <= child.data.metrics["cv_weighted_accuracy"] <= 1.0
+        # train.precision 'auto', resolved in the trial and tagged on its run
+        arch = child.data.params["architecture"]
+        bf16 = bf16_hardware(torch.device("cpu")) and create_model(arch).bf16_pays
+        assert child.data.tags["precision"] == ("bfloat16" if bf16 else "float32"), arch
 
 
 def test_every_completed_trial_model_loads_in_a_fresh_process(swept):
