@@ -542,7 +542,8 @@ def inference(quick: bool, threads: int) -> dict[str, Any]:
     ]
     details.update({"source": source, "timings_s": timings, "load_s": load_s, "predict_file_s": file_s, "cli_s": cli_s})
     notes = [f"{n:,} sequences of length 101 ({source}, tiled), a 5-fold deepbind ensemble (128 filters, both strands) "
-             f"with rc averaging (4 conv passes per fold model), torch threads {threads}; one run each. model.predict is one call on the whole "
+             f"(strand-invariant, so rc averaging adds no pass: one scan with 256 filter orientations per fold model), "
+             f"torch threads {threads}; one run each. model.predict is one call on the whole "
              "DataFrame; predict_file and the CLI go through it in batches of 8,192."]
     return {"rows": rows, "details": details, "notes": notes}
 

@@ -259,6 +259,24 @@ def test_deepbind_matches_the_plain_formula(pool, both_strands):
         torch.testing.assert_close(model(x), expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("pool", ["max", "maxavg"])
+def test_deepbind_inference_chunks_and_amax_match_the_training_path(pool, monkeypatch):
+    # Without autograd deepbind pools with amax and splits large batches into cache-sized chunks; with it,
+    # one pass and max(1).values. Both must give the same logits (accessibility included, row by row).
+    import seqsweep.models.cnn as cnn_module
+
+    model = build("deepbind", pool=pool, filters=16, use_accessibility=True).eval()
+    x, a = one_hot(37, 101), torch.rand(37)
+    rows_per_chunk = 5
+    monkeypatch.setattr(cnn_module, "_INFER_ACTIVATIONS", rows_per_chunk * (101 - model.kernel_size + 1) * 32)
+    with torch.enable_grad():
+        expected = model(x, a).detach()
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, a), expected, rtol=1e-5, atol=1e-5)
+    with torch.inference_mode():
+        torch.testing.assert_close(model(x, a), expected, rtol=1e-5, atol=1e-5)
+
+
 def test_describe_models_mentions_every_architecture():
     table = describe_models()
     lines = table.splitlines()

@@ -144,9 +144,10 @@ class Ensemble:
             raise DataError(f"accessibility: row {i}: must be a finite number, got {arr[i]}")
         return arr
 
-    def predict_proba(self, X: np.ndarray, a: Any = None, *, batch_size: int = 4096) -> np.ndarray:
-        """X (N, L, 4) uint8 one-hot, a (N,) or None -> (N,) float64 mean over the fold models of sigmoid(logit)."""
-        from seqsweep.train import predict_proba  # the same averaging the trial was scored with
+    def predict_proba(self, X: np.ndarray, a: Any = None, *, batch_size: int | None = None) -> np.ndarray:
+        """X (N, L, 4) uint8 one-hot, a (N,) or None -> (N,) float64 mean over the fold models of sigmoid(logit).
+        batch_size: rows per forward pass, default train.EVAL_BATCH_SIZE."""
+        from seqsweep.train import EVAL_BATCH_SIZE, predict_proba  # the same averaging the trial was scored with
 
         X = np.asarray(X)
         if X.ndim != 3 or X.shape[1:] != (self.seq_len, 4):
@@ -155,11 +156,11 @@ class Ensemble:
         if X.shape[0] == 0:
             return np.zeros(0, dtype=np.float64)
         p = predict_proba(
-            self.models, X, a_checked, batch_size=batch_size, rc_average=self.rc_average, device="cpu"
+            self.models, X, a_checked, batch_size=batch_size or EVAL_BATCH_SIZE, rc_average=self.rc_average, device="cpu"
         )
         return np.asarray(p, dtype=np.float64)
 
-    def predict_sequences(self, seqs: Sequence[str], a: Any = None, *, batch_size: int = 4096) -> np.ndarray:
+    def predict_sequences(self, seqs: Sequence[str], a: Any = None, *, batch_size: int | None = None) -> np.ndarray:
         """DNA strings (any case; N/IUPAC allowed) -> (N,) probabilities. Wrong length -> DataError."""
         from seqsweep.data import encode
 

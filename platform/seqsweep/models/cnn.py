@@ -67,6 +67,16 @@ class CNN(SequenceModel):
         return self.out(h, a)
 
 
+_INFER_ACTIVATIONS = 1 << 21  # elements of a (rows, positions, channels) activation per inference chunk
+
+
+def _global_max(h: torch.Tensor) -> torch.Tensor:
+    """(B, L', C) -> (B, C), the max over positions. Measured on the 2-core Xeon for (1024, 93, 256):
+    amax takes 7 ms and max(1).values 47 ms without autograd (it also finds the indices), but amax's
+    backward is slower (a training step of deepbind 1.1-1.4x longer), so training keeps max."""
+    return h.max(1).values if torch.is_grad_enabled() else h.amax(1)
+
+
 @register_model("deepbind")
 class DeepBind(SequenceModel):
     """DeepBind-style motif scanner over both strands with global pooling (the strong baseline).
@@ -114,6 +124,14 @@ class DeepBind(SequenceModel):
         """x (B, 4, L) float one-hot, a (B,) accessibility or None -> (B,) logits."""
         self.check_input(x, a)
         B, F, k = x.shape[0], self.filters, self.kernel_size
+        if not torch.is_grad_enabled():
+            # Inference in chunks whose (rows, L', SF) activations stay cache-sized: measured on the 2-core
+            # Xeon, a 5-model ensemble of 128 x 9 filters predicts 2,300-2,700 seq/s in chunks of 88 rows (2M activations) and
+            # 1,400-1,600 seq/s in one pass over batches of 1,024-4,096 (the ReLU and pooling passes are memory-bound).
+            rows = max(1, _INFER_ACTIVATIONS // ((x.shape[2] - k + 1) * F * (2 if self.both_strands else 1)))
+            if B > rows:
+                parts = [self.forward(x[i : i + rows], None if a is None else a[i : i + rows]) for i in range(0, B, rows)]
+                return torch.cat(parts)
         weight, bias = self.conv.weight, self.conv.bias  # (F, 4, k), (F,)
         if self.both_strands:
             # In A,C,G,T order the complement is the channel order reversed and the reverse is the position
@@ -130,10 +148,10 @@ class DeepBind(SequenceModel):
         h = h.view(B, -1, weight.shape[0])  # (B L', SF) -> (B, L', SF)
         if self.pool == "maxavg":
             h = torch.relu(h)
-            h = torch.cat([h.max(1).values, h.mean(1)], dim=1)  # (B, L', SF) -> (B, 2SF)
+            h = torch.cat([_global_max(h), h.mean(1)], dim=1)  # (B, L', SF) -> (B, 2SF)
         else:
             # ReLU commutes with max, so apply it to the pooled (B, SF) rather than the whole (B, L', SF).
-            h = torch.relu(h.max(1).values)  # (B, L', SF) -> (B, SF)
+            h = torch.relu(_global_max(h))  # (B, L', SF) -> (B, SF)
         if self.both_strands:
             # Max over the two strands of each pooled feature: symmetric in the strands, so the output is
             # invariant to reverse-complementing the input. Features are laid out (pooling, strand, filter).
