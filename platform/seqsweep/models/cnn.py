@@ -126,8 +126,9 @@ class DeepBind(SequenceModel):
         B, F, k = x.shape[0], self.filters, self.kernel_size
         if not torch.is_grad_enabled():
             # Inference in chunks whose (rows, L', SF) activations stay cache-sized: measured on the 2-core
-            # Xeon, a 5-model ensemble of 128 x 9 filters predicts 2,300-2,700 seq/s in chunks of 88 rows (2M activations) and
-            # 1,400-1,600 seq/s in one pass over batches of 1,024-4,096 (the ReLU and pooling passes are memory-bound).
+            # Xeon, a 5-model ensemble of 128 x 9 filters predicts 2,300-2,700 seq/s in chunks of 88 rows
+            # (2M activations) and 1,400-1,600 seq/s in one pass over batches of 1,024-4,096 (the ReLU and
+            # pooling passes are memory-bound).
             rows = max(1, _INFER_ACTIVATIONS // ((x.shape[2] - k + 1) * F * (2 if self.both_strands else 1)))
             if B > rows:
                 parts = [self.forward(x[i : i + rows], None if a is None else a[i : i + rows]) for i in range(0, B, rows)]
