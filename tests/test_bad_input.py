@@ -86,6 +86,8 @@ CASES = {
                             "does not take 'filtres'"),
     "unknown precision": ({"job.yaml": _job(extra="train: {precision: half}")}, ["sweep", "job.yaml"],
                           "'train.precision'"),
+    "renamed key amp": ({"job.yaml": _job(extra="train: {amp: true}")}, ["sweep", "job.yaml"],
+                        "'train.amp': unknown key (replaced by 'train.precision'"),
     "more folds than positives": ({"job.yaml": _job(cv="cv: {folds: 50}")}, ["sweep", "job.yaml"], "cv.folds"),
     "empty data": ({"data/train.csv": "sequence,label\n"}, ["sweep", "job.yaml"], "train.csv"),
     "ragged sequences": ({"data/train.csv": GOOD_CSV.replace("ACGT" * 5 + ",1", "ACGT" * 4 + ",1", 1)},

@@ -141,12 +141,16 @@ class JobSpec(_Strict):
         return self.model_dump(mode="json")
 
 
+# Keys that older job files may still hold, with what replaced them (shown after "unknown key").
+RENAMED_KEYS = {"train.amp": " (replaced by 'train.precision': auto | float32 | bfloat16)"}
+
+
 def _format_validation_error(path: str, err: ValidationError) -> str:
     first = err.errors()[0]
     key = ".".join(str(p) for p in first["loc"]) or "<top level>"
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
-        msg = "unknown key"
+        msg = "unknown key" + RENAMED_KEYS.get(key, "")
     elif first["type"] == "missing":
         msg = "required key is missing"
     value = first.get("input")
