@@ -156,7 +156,7 @@ class Ensemble:
         if X.shape[0] == 0:
             return np.zeros(0, dtype=np.float64)
         p = predict_proba(
-            self.models, X, a_checked, batch_size=batch_size or EVAL_BATCH_SIZE, rc_average=self.rc_average, device="cpu"
+            self.models, X, a_checked, batch_size=EVAL_BATCH_SIZE if batch_size is None else batch_size, rc_average=self.rc_average, device="cpu"
         )
         return np.asarray(p, dtype=np.float64)
 

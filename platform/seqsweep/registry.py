@@ -259,15 +259,13 @@ def _model_input(model, dataset: Dataset):
 def _plots(out_dir: Path, title: str, y: np.ndarray, p: np.ndarray, w: np.ndarray, m: dict[str, float]) -> None:
     """roc.png, pr.png and confusion.png in `out_dir`.
 
-    Figures are built with matplotlib's object API (Figure + its own Agg canvas), not pyplot: no global
-    backend switch, no figure registry to leak from a long-running process.
+    Figures are built with matplotlib's object API (a bare Figure saves to PNG through Agg by itself), not
+    pyplot: no global backend switch, no figure registry to leak from a long-running process.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from sklearn.metrics import precision_recall_curve, roc_curve
 
     def save(fig: Figure, name: str) -> None:
-        FigureCanvasAgg(fig)
         fig.savefig(out_dir / name, dpi=100)  # layout="constrained" below: one draw, unlike bbox_inches="tight"
 
     if len(np.unique(y)) == 2:  # curves need both classes

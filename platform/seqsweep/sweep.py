@@ -168,7 +168,7 @@ def _warm_up(log_models: bool) -> None:
 
         warm_up()
     try:
-        import matplotlib.backends.backend_agg  # noqa: F401  what tracking._plots draws with
+        import matplotlib.backends.backend_agg  # noqa: F401  what the plots' PNGs are drawn with
         import matplotlib.figure  # noqa: F401
     except Exception as e:  # best effort: the report imports it again and says what failed
         log.debug("matplotlib warm-up skipped: %s", e)

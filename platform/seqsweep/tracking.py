@@ -567,23 +567,19 @@ def finish_sweep_run(
 def _plots(board, metric: str, study: Any | None):
     """(filename, figure) pairs: optimisation history, parameter importances, scores per architecture.
 
-    Built with matplotlib's object API (Figure + its own Agg canvas), as registry._plots: no pyplot, so no
-    global backend switch in the caller's process (a notebook keeps its backend) and no figure registry to leak.
+    Built with matplotlib's object API, as registry._plots: a bare Figure saves to PNG through Agg by itself,
+    so no pyplot, no global backend switch in the caller's process (a notebook keeps its backend) and no
+    figure registry to leak.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
-
-    def subplots(figsize: tuple[float, float]):
-        fig = Figure(figsize=figsize)
-        FigureCanvasAgg(fig)
-        return fig, fig.add_subplot()
 
     figs = []
     scored = board.dropna(subset=[metric]) if not board.empty else board
     if not scored.empty:
         ordered = scored.sort_values("trial")
-        fig, ax = subplots((7, 4))
+        fig = Figure(figsize=(7, 4))
+        ax = fig.add_subplot()
         for arch, grp in ordered.groupby("architecture"):
             ax.scatter(grp["trial"], grp[metric], label=arch, s=28)
         ax.plot(ordered["trial"], ordered[metric].cummax(), color="black", lw=1.2, label="best so far")
@@ -594,7 +590,8 @@ def _plots(board, metric: str, study: Any | None):
         ax.legend(fontsize=7, ncol=2)
         figs.append(("optimization_history.png", fig))
 
-        fig, ax = subplots((7, 4))
+        fig = Figure(figsize=(7, 4))
+        ax = fig.add_subplot()
         groups = [(a, g[metric].to_numpy()) for a, g in scored.groupby("architecture")]
         ax.boxplot([g for _, g in groups], tick_labels=[a for a, _ in groups])
         for i, (_, g) in enumerate(groups, start=1):
@@ -610,7 +607,8 @@ def _plots(board, metric: str, study: Any | None):
             if len(complete) >= 3:
                 importances = optuna.importance.get_param_importances(study)
                 if importances:
-                    fig, ax = subplots((7, 0.4 * len(importances) + 1.5))
+                    fig = Figure(figsize=(7, 0.4 * len(importances) + 1.5))
+                    ax = fig.add_subplot()
                     names = list(importances)[::-1]
                     ax.barh(names, [importances[n] for n in names])
                     ax.set_xlabel("importance (fANOVA)")
