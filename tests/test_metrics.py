@@ -81,3 +81,40 @@ def test_length_mismatch_is_an_error():
     with pytest.raises(ValueError, match="one length"):
         weighted_accuracy([1, 0], [0.5], [1.0, 1.0])
 
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_ranking_metrics_match_sklearn_with_ties_and_zero_weights(seed):
+    # roc_auc / pr_auc are numpy re-implementations (the trial path does not import sklearn): they must give
+    # sklearn's numbers, including tied scores (coarse scores, bfloat16 logits) and rows of weight 0.
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 400))
+    y = rng.integers(0, 2, n)
+    y[:2] = [0, 1]  # both classes present
+    scores = rng.normal(size=n) + y
+    if seed % 2:
+        scores = np.round(scores, 1)  # many ties
+    w = rng.uniform(0.0, 3.0, n)
+    w[rng.random(n) < 0.2] = 0.0
+    w[:2] = 1.0
+    if seed % 3 == 0:
+        w = np.where(y == 1, 50.0, 0.5)  # class-balancing weights of a rare positive class, as in JUND
+    assert roc_auc(y, scores, w) == pytest.approx(roc_auc_score(y, scores, sample_weight=w), abs=1e-12)
+    assert pr_auc(y, scores, w) == pytest.approx(average_precision_score(y, scores, sample_weight=w), abs=1e-12)
+
+
+def test_constant_scores_rank_nothing():
+    y, w = np.array([0, 1, 0, 1]), np.ones(4)
+    assert roc_auc(y, np.zeros(4), w) == pytest.approx(0.5)
+    assert pr_auc(y, np.zeros(4), w) == pytest.approx(0.5)  # the weight share of the positives
+
+
+def test_the_trial_path_does_not_import_sklearn():
+    # Every Ray worker imports these before its first trial reports; sklearn.metrics alone costs ~1.2 s there.
+    import subprocess
+    import sys
+
+    code = ("import sys, seqsweep.trainable, seqsweep.train, seqsweep.ensemble; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
