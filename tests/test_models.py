@@ -277,6 +277,81 @@ def test_deepbind_inference_chunks_and_amax_match_the_training_path(pool, monkey
         torch.testing.assert_close(model(x, a), expected, rtol=1e-5, atol=1e-5)
 
 
+def _plain_cnn(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    h = x
+    for i in range(model.num_layers):
+        conv = model.convs[3 * i]
+        h = F.relu(F.max_pool1d(F.conv1d(h, conv.weight, conv.bias, padding="same"), model.pool))
+    return model.out(model.dense(h.flatten(1)))
+
+
+def _plain_cnn_bilstm(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    conv = model.scan[0]
+    h = F.relu(F.max_pool1d(F.conv1d(x, conv.weight, conv.bias), model.pool))
+    h, _ = model.rnn(h.transpose(1, 2))
+    return model.out(model.dense(h.flatten(1)))
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, plain",
+    [
+        ("cnn", {}, _plain_cnn),
+        ("cnn", {"kernel_size": 8, "pool": 3, "num_layers": 3, "filters": 12}, _plain_cnn),  # even kernel
+        ("cnn", {"pool": 1, "num_layers": 1}, _plain_cnn),
+        ("cnn_bilstm", {}, _plain_cnn_bilstm),
+        ("cnn_bilstm", {"kernel_size": 6, "pool": 5}, _plain_cnn_bilstm),
+    ],
+)
+def test_channels_last_convs_match_the_plain_conv1d_formula(name, kwargs, plain):
+    # cnn and cnn_bilstm run Conv1d / MaxPool1d as 2D kernels on channels-last memory (models/_common.py):
+    # logits AND parameter gradients must be those of the plain conv1d / max_pool1d network.
+    model = build(name, dropout=0.0, **kwargs).train()
+    x = one_hot(6, 101)
+    fast = model(x)
+    g_fast = torch.autograd.grad(fast.sum(), list(model.parameters()))
+    ref = plain(model, x)
+    g_ref = torch.autograd.grad(ref.sum(), list(model.parameters()))
+    torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-5)
+    for a, b in zip(g_fast, g_ref):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_position_conv_keeps_the_conv1d_parameters_so_older_models_load():
+    from seqsweep.models._common import PositionConv
+
+    model = build("cnn", num_layers=2, filters=8, kernel_size=5)
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv1d)]
+    assert len(convs) == 2 and all(isinstance(m, PositionConv) for m in convs)
+    assert model.state_dict()["convs.0.weight"].shape == (8, 4, 5)
+    # a state_dict written by the nn.Conv1d / nn.MaxPool1d / nn.ReLU layout of earlier versions
+    old = nn.Sequential(nn.Conv1d(4, 8, 5, padding="same"), nn.MaxPool1d(4), nn.ReLU(),
+                        nn.Conv1d(8, 8, 5, padding="same"), nn.MaxPool1d(4), nn.ReLU())
+    state = {f"convs.{k}": v for k, v in old.state_dict().items()}
+    state.update({k: v for k, v in model.state_dict().items() if not k.startswith("convs.")})
+    model.load_state_dict(state)  # strict: same keys, same shapes
+    torch.testing.assert_close(model.convs[3].weight, old[3].weight)
+
+
+@pytest.mark.parametrize("pool", ["max", "maxavg"])
+def test_deepbind_training_pool_has_the_plain_gradient(pool):
+    # With autograd deepbind's global max is adaptive_max_pool2d over a channels-last view: the gradients
+    # must be those of max over positions.
+    model = build("deepbind", pool=pool, filters=16, dropout=0.0).train()
+    x = one_hot(5, 101)
+    fast = model(x)
+    g_fast = torch.autograd.grad(fast.sum(), list(model.parameters()))
+
+    def features(strand: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(model.conv(strand))
+        return torch.cat([h.max(2).values, h.mean(2)], 1) if pool == "maxavg" else h.max(2).values
+
+    ref = model.out(model.dense(torch.maximum(features(x), features(x.flip(1, 2)))))
+    g_ref = torch.autograd.grad(ref.sum(), list(model.parameters()))
+    torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-5)
+    for a, b in zip(g_fast, g_ref):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
 def test_describe_models_mentions_every_architecture():
     table = describe_models()
     lines = table.splitlines()

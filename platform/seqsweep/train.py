@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from seqsweep.allocator import keep_freed_memory
 from seqsweep.data.dataset import Dataset
 from seqsweep.errors import ConfigError, DataError
 from seqsweep.metrics import pr_auc, roc_auc, weighted_accuracy
@@ -227,6 +228,7 @@ class CVTrainer:
     ):
         if num_threads is not None:
             torch.set_num_threads(int(num_threads))
+        keep_freed_memory()  # no page faults on every step's large activations (seqsweep.allocator)
         if len(folds) < 1:
             raise ConfigError(f"cv.folds: needs at least one fold, got {len(folds)}")
         if config.use_accessibility and dataset.a is None:

@@ -124,3 +124,54 @@ class OutputLayer(nn.Module):
         if self.use_accessibility:
             h = torch.cat([h, a.to(h.dtype).unsqueeze(1)], dim=1)  # (B, F) -> (B, F + 1)
         return self.linear(h).squeeze(1)  # (B, 1) -> (B,)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Convolution over positions in channels-last memory
+# --------------------------------------------------------------------------------------------------------------
+def channels_last(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, L) -> (B, C, 1, L) stored channels-last, i.e. position by position with the C channels of a
+    position next to each other (the (N, L, 4) layout the one-hot data comes in).
+
+    On CPU, oneDNN's 2D convolution and PyTorch's max-pool kernels are much faster on this layout than their
+    1D counterparts on (B, C, L). Measured on the 2-core Xeon, one thread, (256, 32, 101): a (1, 9) convolution
+    1.4 ms in bf16 / 6.0 ms in float32 instead of 3.2 / 9.2 ms for conv1d; max-pooling by 4 with its backward
+    2.1 ms instead of 18.3 ms (max_pool1d's CPU kernel with indices is scalar).
+
+    Inside torch.func.vmap (CVTrainer's fold batching), which cannot query memory formats, the (B, C, 1, L)
+    view is returned as it is: the same numbers on the default layout.
+    """
+    if _is_vmapped(x):
+        return x.unsqueeze(2)
+    return x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+
+
+def _is_vmapped(x: torch.Tensor) -> bool:
+    is_batched = getattr(getattr(torch._C, "_functorch", None), "is_batchedtensor", None)  # private, hence guarded
+    return bool(is_batched is not None and is_batched(x))
+
+
+class PositionConv(nn.Conv1d):
+    """An nn.Conv1d (same parameters, same state_dict, same output) that runs on channels_last(x) input as a
+    2D convolution with a (1, kernel_size) kernel: (B, C_in, 1, L) -> (B, C_out, 1, L_out), channels-last."""
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        if self.padding_mode != "zeros":  # not used by seqsweep's models; kept honest
+            raise NotImplementedError("PositionConv supports padding_mode='zeros' only")
+        padding = self.padding if isinstance(self.padding, str) else (0, self.padding[0])
+        return nn.functional.conv2d(
+            h,
+            self.weight.unsqueeze(2),  # (C_out, C_in, k) -> (C_out, C_in, 1, k), a view
+            self.bias,
+            stride=(1, self.stride[0]),
+            padding=padding,
+            dilation=(1, self.dilation[0]),
+            groups=self.groups,
+        )
+
+
+class PositionMaxPool(nn.MaxPool2d):
+    """nn.MaxPool1d(pool) for channels_last(x) input: (B, C, 1, L) -> (B, C, 1, L // pool), channels-last."""
+
+    def __init__(self, pool: int):
+        super().__init__((1, pool))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from seqsweep.errors import ModelError
-from seqsweep.models._common import OutputLayer, SequenceModel
+from seqsweep.models._common import OutputLayer, PositionConv, PositionMaxPool, SequenceModel, channels_last
 from seqsweep.models._registry import register_model
 
 
@@ -47,9 +48,11 @@ class CNN(SequenceModel):
         for _ in range(self.num_layers):
             # 'same' padding keeps the length, so only pooling shortens it and L' is easy to predict.
             # Max-pool before ReLU: they commute, and ReLU then runs on a tensor `pool` times smaller.
+            # Conv1d and MaxPool1d run as their 2D forms on channels-last memory (PositionConv: same
+            # parameters and state_dict as nn.Conv1d), 1.5-2x faster per training step on CPU (_common.py).
             blocks += [
-                nn.Conv1d(channels, self.filters, self.kernel_size, padding="same"),
-                nn.MaxPool1d(self.pool),
+                PositionConv(channels, self.filters, self.kernel_size, padding="same"),
+                PositionMaxPool(self.pool),
                 nn.ReLU(),
             ]
             channels = self.filters
@@ -62,8 +65,8 @@ class CNN(SequenceModel):
     def forward(self, x: torch.Tensor, a: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, 4, L) float one-hot, a (B,) accessibility or None -> (B,) logits."""
         self.check_input(x, a)
-        h = self.convs(x)  # (B, 4, L) -> (B, filters, L')
-        h = self.dense(h.flatten(1))  # (B, filters * L') -> (B, H)
+        h = self.convs(channels_last(x))  # (B, 4, L) -> (B, 4, 1, L) -> (B, filters, 1, L')
+        h = self.dense(h.flatten(1))  # (B, filters * L') in (filter, position) order -> (B, H)
         return self.out(h, a)
 
 
@@ -73,8 +76,13 @@ _INFER_ACTIVATIONS = 1 << 21  # elements of a (rows, positions, channels) activa
 def _global_max(h: torch.Tensor) -> torch.Tensor:
     """(B, L', C) -> (B, C), the max over positions. Measured on the 2-core Xeon for (1024, 93, 256):
     amax takes 7 ms and max(1).values 47 ms without autograd (it also finds the indices), but amax's
-    backward is slower (a training step of deepbind 1.1-1.4x longer), so training keeps max."""
-    return h.max(1).values if torch.is_grad_enabled() else h.amax(1)
+    backward is slow. With autograd, (B, L', C) is viewed as a channels-last (B, C, 1, L') image (no copy)
+    and pooled by adaptive_max_pool2d, whose channels-last kernel keeps one index per channel: forward and
+    backward on (256, 93, 256) take 6.7 ms in bf16 / 10.7 ms in float32, against 33 / 28 ms for max(1)
+    and 54 / 46 ms for amax."""
+    if torch.is_grad_enabled():
+        return F.adaptive_max_pool2d(h.permute(0, 2, 1).unsqueeze(2), 1).flatten(1)
+    return h.amax(1)
 
 
 @register_model("deepbind")

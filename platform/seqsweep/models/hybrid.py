@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from seqsweep.errors import ModelError
-from seqsweep.models._common import OutputLayer, SequenceModel
+from seqsweep.models._common import OutputLayer, PositionConv, PositionMaxPool, SequenceModel, channels_last
 from seqsweep.models._registry import register_model
 
 
@@ -42,9 +42,10 @@ class CNNBiLSTM(SequenceModel):
                 f"for seq_len={self.seq_len}; use a smaller pool or kernel_size"
             )
 
+        # Conv1d and MaxPool1d in their faster channels-last 2D forms (same parameters; models/_common.py)
         self.scan = nn.Sequential(
-            nn.Conv1d(4, self.filters, self.kernel_size),
-            nn.MaxPool1d(self.pool),  # before ReLU: they commute, and ReLU then runs on fewer values
+            PositionConv(4, self.filters, self.kernel_size),
+            PositionMaxPool(self.pool),  # before ReLU: they commute, and ReLU then runs on fewer values
             nn.ReLU(),
             nn.Dropout(self.dropout),
         )
@@ -61,7 +62,7 @@ class CNNBiLSTM(SequenceModel):
     def forward(self, x: torch.Tensor, a: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, 4, L) float one-hot, a (B,) accessibility or None -> (B,) logits."""
         self.check_input(x, a)
-        h = self.scan(x)  # (B, 4, L) -> (B, F, L')
-        h, _ = self.rnn(h.transpose(1, 2))  # (B, L', F) -> (B, L', 2H)
+        h = self.scan(channels_last(x))  # (B, 4, L) -> (B, 4, 1, L) -> (B, F, 1, L'), stored as (B, L', F)
+        h, _ = self.rnn(h.squeeze(2).transpose(1, 2))  # (B, L', F), no copy -> (B, L', 2H)
         h = self.dense(h.flatten(1))  # (B, L' * 2H) -> (B, H)
         return self.out(h, a)
