@@ -118,3 +118,10 @@ def test_the_trial_path_does_not_import_sklearn():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_nan_scores_are_an_error_as_in_sklearn():
+    with pytest.raises(ValueError, match="NaN"):
+        roc_auc([0, 1, 1], [0.1, float("nan"), 0.3], [1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="NaN"):
+        pr_auc([0, 1, 1], [0.1, float("inf"), 0.3], [1.0, 1.0, 1.0])

@@ -51,6 +51,8 @@ def _curve(y: np.ndarray, scores: np.ndarray, w: np.ndarray) -> tuple[np.ndarray
     """
     keep = w != 0
     y, scores, w = y[keep], scores[keep], w[keep]
+    if not np.isfinite(scores).all():  # as sklearn: a ranking of NaN scores means nothing
+        raise ValueError("metrics: scores contain NaN or infinity")
     order = np.argsort(scores, kind="mergesort")[::-1]  # descending score
     scores, y, w = scores[order], y[order], w[order]
     last_of_tie = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]  # a threshold per distinct score

@@ -249,7 +249,7 @@ class CVTrainer:
             if config.use_accessibility
             else None
         )
-        # numpy copies of labels and weights for the metrics (sklearn works on numpy)
+        # numpy copies of labels and weights for the metrics (seqsweep.metrics works on numpy)
         self._y_np = np.asarray(dataset.y)
         self._w_np = np.asarray(dataset.w, dtype=np.float64)
         self._weighted_sampling = config.sampling == "weighted"
