@@ -125,3 +125,10 @@ def test_nan_scores_are_an_error_as_in_sklearn():
         roc_auc([0, 1, 1], [0.1, float("nan"), 0.3], [1.0, 1.0, 1.0])
     with pytest.raises(ValueError, match="NaN"):
         pr_auc([0, 1, 1], [0.1, float("inf"), 0.3], [1.0, 1.0, 1.0])
+
+
+def test_ranking_metrics_are_nan_when_a_class_has_no_weight():
+    y = np.array([0, 1, 0, 1])
+    assert math.isnan(roc_auc(y, [0.1, 0.2, 0.3, 0.4], [0.0, 0.0, 0.0, 0.0]))
+    assert math.isnan(pr_auc(y, [0.1, 0.2, 0.3, 0.4], [1.0, 0.0, 1.0, 0.0]))  # positives weigh nothing
+    assert math.isnan(roc_auc(y, [0.1, 0.2, 0.3, 0.4], [0.0, 1.0, 0.0, 1.0]))  # negatives weigh nothing

@@ -1,4 +1,5 @@
-"""glibc malloc settings for training and scoring: keep freed memory instead of handing it back to the OS.
+"""glibc malloc settings for training (CVTrainer applies them): keep freed memory instead of handing it back
+to the OS.
 
 By default glibc serves every allocation above a (dynamic, at most 32 MiB) threshold with a fresh mmap and
 gives it back with munmap when freed, and it trims the top of the heap whenever 128 KiB+ are free there. A

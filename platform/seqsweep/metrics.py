@@ -50,6 +50,8 @@ def _curve(y: np.ndarray, scores: np.ndarray, w: np.ndarray) -> tuple[np.ndarray
     Rows of weight 0 are dropped first, as sklearn does, so they cannot add a threshold of their own.
     """
     keep = w != 0
+    if not keep.any():
+        return np.zeros(1), np.zeros(1)  # no weight at all: the callers answer NaN
     y, scores, w = y[keep], scores[keep], w[keep]
     if not np.isfinite(scores).all():  # as sklearn: a ranking of NaN scores means nothing
         raise ValueError("metrics: scores contain NaN or infinity")
