@@ -69,10 +69,6 @@ def trial_throughput(quick: bool, threads: int) -> dict[str, Any]:
 
     import torch
 
-    import homework
-    from seqsweep import cv
-    from seqsweep.train import CVTrainer, TrainConfig
-
     torch.set_num_threads(threads)
     # The homework loop runs in a fresh interpreter of its own (spawned, kept for the whole measure): CVTrainer
     # tunes glibc's malloc for its process (seqsweep.allocator), and a loop users write runs without that.
