@@ -23,7 +23,7 @@ def test_applied_once_on_glibc_and_can_be_turned_off():
     assert _run({"SEQSWEEP_MALLOC": "default"}) == "False False"
 
 
-def test_a_trainer_turns_it_on(tmp_path):
+def test_a_trainer_turns_it_on():
     code = (
         "import numpy as np, seqsweep.allocator as al\n"
         "from seqsweep.data import Dataset\n"

@@ -136,7 +136,8 @@ def channels_last(x: torch.Tensor) -> torch.Tensor:
     On CPU, oneDNN's 2D convolution and PyTorch's max-pool kernels are much faster on this layout than their
     1D counterparts on (B, C, L). Measured on the 2-core Xeon, one thread, (256, 32, 101): a (1, 9) convolution
     1.4 ms in bf16 / 6.0 ms in float32 instead of 3.2 / 9.2 ms for conv1d; max-pooling by 4 with its backward
-    2.1 ms instead of 18.3 ms (max_pool1d's CPU kernel with indices is scalar).
+    2.1 ms instead of 8-18 ms (max_pool1d and max_pool2d on (B, C, 1, L), two measurements; their CPU kernel
+    with indices is scalar).
 
     Inside torch.func.vmap (CVTrainer's fold batching), which cannot query memory formats, the (B, C, 1, L)
     view is returned as it is: the same numbers on the default layout.
@@ -155,9 +156,12 @@ class PositionConv(nn.Conv1d):
     """An nn.Conv1d (same parameters, same state_dict, same output) that runs on channels_last(x) input as a
     2D convolution with a (1, kernel_size) kernel: (B, C_in, 1, L) -> (B, C_out, 1, L_out), channels-last."""
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        if self.padding_mode != "zeros":  # not used by seqsweep's models; kept honest
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.padding_mode != "zeros":  # not used by seqsweep's models; refused when built, not per step
             raise NotImplementedError("PositionConv supports padding_mode='zeros' only")
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
         padding = self.padding if isinstance(self.padding, str) else (0, self.padding[0])
         return nn.functional.conv2d(
             h,
