@@ -490,6 +490,9 @@ def _run_on_ray(job, space, uri, experiment_id, prepared, state, started, verbos
         tuner.fit()
     except KeyboardInterrupt:
         interrupted = True
+    finally:
+        # The callback writes to MLflow on a thread of its own; what follows reads run ids and model URIs.
+        callback.flush()
     try:
         import optuna
 
