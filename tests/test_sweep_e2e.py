@@ -116,3 +116,23 @@ def test_dry_run_builds_each_architecture_and_starts_nothing(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "cnn" in proc.stdout and "mlp" in proc.stdout and "builds" in proc.stdout
     assert not (tmp_path / "mlruns" / "mlflow.db").exists()
+
+
+def test_optuna_study_storage_is_wal_and_keeps_studies(tmp_path):
+    import optuna
+    import sqlalchemy
+
+    from seqsweep.sweep import optuna_storage
+
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    storage = optuna_storage(url)
+    with storage.engine.connect() as conn:
+        assert conn.execute(sqlalchemy.text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(sqlalchemy.text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+    study = optuna.create_study(storage=storage, study_name="s", direction="maximize")
+    trial = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    trial.report(0.5, 1)
+    study.tell(trial, 0.7)
+    # what sweep.run reads back at the end, through a storage of its own
+    again = optuna.load_study(study_name="s", storage=url)
+    assert [t.value for t in again.trials] == [0.7] and again.trials[0].intermediate_values == {1: 0.5}

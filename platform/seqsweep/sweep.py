@@ -192,6 +192,31 @@ def _sampler(job: JobSpec):
     return optuna.samplers.CmaEsSampler(seed=s.seed, n_startup_trials=s.startup_trials)
 
 
+def optuna_storage(url: str):
+    """The sweep's Optuna study storage (sqlite under mlruns/), in WAL mode with synchronous=NORMAL.
+
+    Tune's loop writes to the study at every epoch report (trial.report, for pruning) and when a trial starts
+    and ends, and the trial waits meanwhile (function trainables report synchronously). With sqlite's default
+    rollback journal, each commit syncs the file: ~14 ms per report and ~85 ms per trial's ask + tell on the
+    2-core Xeon, against ~2.4 ms and ~37 ms in WAL mode. A crash can then lose the last commits, never the
+    database; --resume already copes with a study behind Tune's own state.
+    """
+    import optuna
+    import sqlalchemy
+
+    storage = optuna.storages.RDBStorage(url)
+
+    @sqlalchemy.event.listens_for(storage.engine, "connect")
+    def _pragmas(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    storage.engine.dispose()  # connections opened while Optuna created its tables get the pragmas too
+    return storage
+
+
 class ResumableOptunaSearch(OptunaSearch):
     """OptunaSearch whose study lives in sqlite, made safe for resuming after a killed driver.
 
@@ -453,7 +478,7 @@ def _run_on_ray(job, space, uri, experiment_id, prepared, state, started, verbos
     else:
         import optuna
 
-        storage = optuna.storages.RDBStorage(optuna_uri)
+        storage = optuna_storage(optuna_uri)
         searcher = ResumableOptunaSearch(
             space=space.define_by_run(),
             metric=metric,
