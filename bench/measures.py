@@ -367,7 +367,9 @@ def concurrency_scaling(quick: bool, threads: int) -> dict[str, Any]:
     if quick:
         return {"rows": [row("skipped in --quick", None, "")], "details": {}, "notes": ["full run only"]}
     train_dir = synthetic_dir(4000)
-    trials, epochs, reps = 8, 4, 2  # ~7-9 s trials: long enough that per-sweep start-up is not what is measured
+    # 8 epochs: ~7-9 s trials on the 2026-12-02 trainer, long enough that the per-sweep start (~7 s until the
+    # first trial trains) is not most of what is measured.
+    trials, epochs, reps = 8, 8, 2
     variants = {"1x1": (1, 1, 1), "2x1": (2, 1, 1), "1x2": (1, 2, 2)}  # name: (max_concurrent, cpu, threads)
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     with bench_home("concurrency") as home:
@@ -382,18 +384,26 @@ def concurrency_scaling(quick: bool, threads: int) -> dict[str, Any]:
                 runs[v].append({"wall_s": wall, "trial_span_s": span, "trial_training_s": inside})
                 say(f"{v}: {wall:6.1f} s for {trials} trials ({trials * 3600 / wall:6.0f} trials/h); "
                     f"first trial start to last trial end {span:6.1f} s")
-    rate = {v: trials * 3600 / min(r["wall_s"] for r in runs[v]) for v in variants}
-    steady = {v: trials * 3600 / min(r["trial_span_s"] for r in runs[v]) for v in variants}
+    # The machine's speed drifts within minutes: each ratio is taken within a pass (A B C, then C B A) and
+    # averaged over the passes; the rates shown are the passes' means.
+    def rate(v: str, key: str = "wall_s") -> float:
+        return float(np.mean([trials * 3600 / r[key] for r in runs[v]]))
+
+    def ratio(a: str, b: str, key: str = "wall_s") -> float:
+        return float(np.mean([rb[key] / ra[key] for ra, rb in zip(runs[a], runs[b])]))
+
     rows = [
-        row("max_concurrent 1 x 1 thread", rate["1x1"], "trials/h"),
-        row("max_concurrent 1 x 2 threads", rate["1x2"], "trials/h", rate["1x2"] / rate["1x1"], "x 1x1"),
-        row("max_concurrent 2 x 1 thread", rate["2x1"], "trials/h", rate["2x1"] / rate["1x1"], "x 1x1"),
-        row("max_concurrent 2 x 1 thread vs 1 x 2", rate["2x1"], "trials/h", rate["2x1"] / rate["1x2"], "x 1x2"),
-        row("steady state, 1 x 1 thread", steady["1x1"], "trials/h"),
-        row("steady state, 2 x 1 thread", steady["2x1"], "trials/h", steady["2x1"] / steady["1x1"], "x 1x1"),
+        row("max_concurrent 1 x 1 thread", rate("1x1"), "trials/h"),
+        row("max_concurrent 1 x 2 threads", rate("1x2"), "trials/h", ratio("1x2", "1x1"), "x 1x1"),
+        row("max_concurrent 2 x 1 thread", rate("2x1"), "trials/h", ratio("2x1", "1x1"), "x 1x1"),
+        row("max_concurrent 2 x 1 thread vs 1 x 2", rate("2x1"), "trials/h", ratio("2x1", "1x2"), "x 1x2"),
+        row("steady state, 1 x 1 thread", rate("1x1", "trial_span_s"), "trials/h"),
+        row("steady state, 2 x 1 thread", rate("2x1", "trial_span_s"), "trials/h",
+            ratio("2x1", "1x1", "trial_span_s"), "x 1x1"),
     ]
     notes = [f"{trials} identical cnn trials x {epochs} epochs, synthetic 4,000 rows, {FOLDS} folds, Ray already up, "
-             f"store pre-created; trials/h from sweep wall time, best of {reps} interleaved runs (A B C C B A). "
+             f"store pre-created; trials/h from sweep wall time; {reps} interleaved passes (A B C C B A), each ratio "
+             "taken within a pass and averaged over the passes. "
              "'steady state' counts from the first trial's start to the last trial's end (the MLflow child runs), "
              "leaving out the once-per-sweep start (data, stores, the first worker's imports) and final report, "
              "which a long sweep amortises."]
@@ -433,9 +443,10 @@ def _first_epoch(mean: list[float], value: float) -> int | None:
     return next((e for e, b in enumerate(mean) if b >= value - 1e-12), None)
 
 
-SEARCH_SETTINGS = {  # name: (sampler, scheduler)
-    "random": ("random", "none"),
-    "tpe_asha": ("tpe", "asha"),
+SEARCH_SETTINGS = {  # name: (sampler, scheduler, ASHA's metric)
+    "random": ("random", "none", "null"),
+    "tpe_asha": ("tpe", "asha", "null"),  # ASHA prunes on the search metric, cv_weighted_accuracy
+    "tpe_asha_auc": ("tpe", "asha", "cv_roc_auc"),  # search.prune_metric: cv_roc_auc
 }
 
 
@@ -445,13 +456,13 @@ def _search_problem(home: Path, tag: str, data_yaml: str, cv_yaml: str, *, seeds
     curves: dict[str, list[list[tuple[int, float]]]] = {n: [] for n in SEARCH_SETTINGS}
     runs: dict[str, list[dict[str, Any]]] = {n: [] for n in SEARCH_SETTINGS}
     for seed in seeds:
-        for name, (sampler, scheduler) in SEARCH_SETTINGS.items():
+        for name, (sampler, scheduler, prune_metric) in SEARCH_SETTINGS.items():
             # ASHA stops most trials early, so it gets twice the trials; those past the budget are not counted.
             trials = budget // max_epochs if name == "random" else 2 * budget // max_epochs
             job = write_job(home, f"search_{tag}_{name}_{seed}", space, f"""\
 data: {data_yaml}
 search: {{num_trials: {trials}, max_concurrent: 2, sampler: {sampler}, seed: {seed}, scheduler: {scheduler},
-          grace_period: 2, reduction_factor: 2, startup_trials: 4}}
+          grace_period: 2, reduction_factor: 2, startup_trials: 4, prune_metric: {prune_metric}}}
 cv: {cv_yaml}
 train: {{max_epochs: {max_epochs}, device: cpu}}
 resources: {{cpu: 1, threads: 1}}
@@ -469,27 +480,33 @@ registry: {{enabled: false}}
     mean = {n: _mean_curve(curves[n], budget) for n in SEARCH_SETTINGS}
     r_best = mean["random"][budget]
     r_epochs = _first_epoch(mean["random"], r_best)
-    t_epochs = _first_epoch(mean["tpe_asha"], r_best)
     half = budget // 2
-    per_seed = []
-    for cr, ct in zip(curves["random"], curves["tpe_asha"]):
-        rb = _best_at(cr, budget)
-        te = next((e for e, b in ct if b >= rb - 1e-12), None)
-        per_seed.append(None if te is None else round(te / budget, 3))
     n = len(seeds)
     rows = [
         row(f"{tag}: random, no pruning: best cv_weighted_accuracy at {budget} epochs (mean of {n} seeds)",
             r_best, ""),
-        row(f"{tag}: TPE + ASHA: best at {budget} epochs (mean)", mean["tpe_asha"][budget], "",
-            mean["tpe_asha"][budget] - r_best, "difference"),
-        row(f"{tag}: TPE + ASHA: best at {half} epochs (mean)", mean["tpe_asha"][half], "",
-            mean["tpe_asha"][half] - r_best, "difference to random at budget"),
         row(f"{tag}: random: epochs until its mean best", r_epochs, "epochs"),
-        row(f"{tag}: TPE + ASHA: epochs until random's mean best", t_epochs, "epochs",
-            t_epochs / r_epochs if t_epochs is not None and r_epochs else None, "x random"),
     ]
+    per_seed: dict[str, list[float | None]] = {}
+    for name in SEARCH_SETTINGS:
+        if name == "random":
+            continue
+        label = {"tpe_asha": "TPE + ASHA", "tpe_asha_auc": "TPE + ASHA pruning on cv_roc_auc"}[name]
+        m = mean[name]
+        t_epochs = _first_epoch(m, r_best)
+        rows += [
+            row(f"{tag}: {label}: best at {budget} epochs (mean)", m[budget], "", m[budget] - r_best, "difference"),
+            row(f"{tag}: {label}: best at {half} epochs (mean)", m[half], "", m[half] - r_best,
+                "difference to random at budget"),
+            row(f"{tag}: {label}: epochs until random's mean best", t_epochs, "epochs",
+                t_epochs / r_epochs if t_epochs is not None and r_epochs else None, "x random"),
+        ]
+        per_seed[name] = []
+        for cr, ct in zip(curves["random"], curves[name]):
+            te = next((e for e, b in ct if b >= _best_at(cr, budget) - 1e-12), None)
+            per_seed[name].append(None if te is None else round(te / budget, 3))
     details = {"seeds": list(seeds), "budget_epochs": budget, "max_epochs": max_epochs, "runs": runs,
-               "tpe_asha_fraction_of_budget_to_random_best_per_seed": per_seed,
+               "fraction_of_budget_to_random_best_per_seed": per_seed,
                "mean_curve": {k: [round(v, 4) if math.isfinite(v) else None for v in c] for k, c in mean.items()}}
     return {"rows": rows, "details": details}
 

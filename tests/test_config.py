@@ -32,6 +32,7 @@ MINIMAL = "name: t\ndata: {train: d}\nsearch_space: search_spaces/quick.yaml\n"
         (MINIMAL + "serch: {num_trials: 3}\n", "'serch': unknown key"),
         (MINIMAL + "search: {num_trials: many}\n", "'search.num_trials'"),
         (MINIMAL + "search: {sampler: grid}\n", "'search.sampler'"),
+        (MINIMAL + "search: {prune_metric: loss}\n", "'search.prune_metric'"),
         (MINIMAL + "cv: {folds: 1}\n", "'cv.folds'"),
         (MINIMAL + "resources: {gpu: -1}\n", "'resources.gpu'"),
         ("name: t\nsearch_space: s.yaml\n", "'data': required key is missing"),

@@ -136,3 +136,37 @@ def test_optuna_study_storage_is_wal_and_keeps_studies(tmp_path):
     # what sweep.run reads back at the end, through a storage of its own
     again = optuna.load_study(study_name="s", storage=url)
     assert [t.value for t in again.trials] == [0.7] and again.trials[0].intermediate_values == {1: 0.5}
+
+
+def test_asha_prunes_on_its_own_metric(tmp_path):
+    from seqsweep.config import load_job
+    from seqsweep.sweep import _scheduler
+
+    job_path = write_tiny_job(tmp_path)
+    text = job_path.read_text().replace("scheduler: none", "scheduler: asha, grace_period: 1")
+    job_path.write_text(text)
+    default = _scheduler(load_job(job_path))
+    assert default.metric == "cv_weighted_accuracy"
+    job_path.write_text(text.replace("grace_period: 1", "grace_period: 1, prune_metric: cv_roc_auc"))
+    on_auc = _scheduler(load_job(job_path))
+    assert on_auc.metric == "cv_roc_auc"
+
+
+def test_sweep_with_asha_pruning_on_roc_auc(tmp_path):
+    # Tune refuses a metric given to both the Tuner and the scheduler: the sweep passes it to ASHA only.
+    job = write_tiny_job(tmp_path, trials=4, epochs=3)
+    job.write_text(job.read_text().replace(
+        "scheduler: none", "scheduler: asha, grace_period: 1, reduction_factor: 2, prune_metric: cv_roc_auc"))
+    seed_store(tmp_path)
+    proc = run_cli(tmp_path, "sweep", str(job))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    client = _client(tmp_path)
+    runs = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()], filter_string="tags.`seqsweep.kind` = 'trial'"
+    )
+    statuses = sorted(r.data.tags["seqsweep.status"] for r in runs)
+    assert len(runs) == 4 and set(statuses) <= {"completed", "pruned"} and "completed" in statuses
+    # every epoch a trial ran is in its run's history, pruned or not
+    for r in runs:
+        hist = client.get_metric_history(r.info.run_id, "cv_roc_auc")
+        assert [m.step for m in hist] == list(range(1, len(hist) + 1))

@@ -177,6 +177,22 @@ def _warm_up(log_models: bool) -> None:
         log.debug("matplotlib warm-up skipped: %s", e)
 
 
+def _scheduler(job: JobSpec):
+    """ASHA on search.prune_metric (default: the search metric), or FIFO (no pruning)."""
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    if job.search.scheduler != "asha":
+        return FIFOScheduler()
+    return ASHAScheduler(
+        time_attr="training_iteration",
+        metric=job.search.prune_metric or job.search.metric,
+        mode="max",
+        max_t=job.train.max_epochs,
+        grace_period=min(job.search.grace_period, job.train.max_epochs),
+        reduction_factor=job.search.reduction_factor,
+    )
+
+
 def _sampler(job: JobSpec):
     import optuna
 
@@ -389,8 +405,6 @@ def run(
 
 def _run_on_ray(job, space, uri, experiment_id, prepared, state, started, verbose, emit) -> SweepResult:
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
-
     metric = job.search.metric
 
     # A sweep of this job that a killed driver left RUNNING is closed now, so the UI never shows it running.
@@ -490,20 +504,12 @@ def _run_on_ray(job, space, uri, experiment_id, prepared, state, started, verbos
             storage=storage,
             study_name=study_name,
         )
-        if job.search.scheduler == "asha":
-            scheduler = ASHAScheduler(
-                time_attr="training_iteration",
-                max_t=job.train.max_epochs,
-                grace_period=min(job.search.grace_period, job.train.max_epochs),
-                reduction_factor=job.search.reduction_factor,
-            )
-        else:
-            scheduler = FIFOScheduler()
+        scheduler = _scheduler(job)
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(
-                metric=metric,
-                mode="max",
+                # The searcher and ASHA carry their own metrics (ASHA's may be search.prune_metric); Tune refuses
+                # a metric here as well as in the scheduler.
                 search_alg=searcher,
                 scheduler=scheduler,
                 num_samples=job.search.num_trials,
