@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -389,17 +389,17 @@ def concurrency_scaling(quick: bool, threads: int) -> dict[str, Any]:
     def rate(v: str, key: str = "wall_s") -> float:
         return float(np.mean([trials * 3600 / r[key] for r in runs[v]]))
 
-    def ratio(a: str, b: str, key: str = "wall_s") -> float:
+    def speedup(a: str, b: str, key: str = "wall_s") -> float:  # how many times faster a ran than b
         return float(np.mean([rb[key] / ra[key] for ra, rb in zip(runs[a], runs[b])]))
 
     rows = [
         row("max_concurrent 1 x 1 thread", rate("1x1"), "trials/h"),
-        row("max_concurrent 1 x 2 threads", rate("1x2"), "trials/h", ratio("1x2", "1x1"), "x 1x1"),
-        row("max_concurrent 2 x 1 thread", rate("2x1"), "trials/h", ratio("2x1", "1x1"), "x 1x1"),
-        row("max_concurrent 2 x 1 thread vs 1 x 2", rate("2x1"), "trials/h", ratio("2x1", "1x2"), "x 1x2"),
+        row("max_concurrent 1 x 2 threads", rate("1x2"), "trials/h", speedup("1x2", "1x1"), "x 1x1"),
+        row("max_concurrent 2 x 1 thread", rate("2x1"), "trials/h", speedup("2x1", "1x1"), "x 1x1"),
+        row("max_concurrent 2 x 1 thread vs 1 x 2", rate("2x1"), "trials/h", speedup("2x1", "1x2"), "x 1x2"),
         row("steady state, 1 x 1 thread", rate("1x1", "trial_span_s"), "trials/h"),
         row("steady state, 2 x 1 thread", rate("2x1", "trial_span_s"), "trials/h",
-            ratio("2x1", "1x1", "trial_span_s"), "x 1x1"),
+            speedup("2x1", "1x1", "trial_span_s"), "x 1x1"),
     ]
     notes = [f"{trials} identical cnn trials x {epochs} epochs, synthetic 4,000 rows, {FOLDS} folds, Ray already up, "
              f"store pre-created; trials/h from sweep wall time; {reps} interleaved passes (A B C C B A), each ratio "
@@ -410,6 +410,7 @@ def concurrency_scaling(quick: bool, threads: int) -> dict[str, Any]:
     return {"rows": rows, "details": {"runs": runs}, "notes": notes}
 
 
+# ==============================================================================================================
 # 5. search_efficiency: TPE + ASHA vs random search without pruning, at the same epoch budget, several seeds
 # ==============================================================================================================
 def _trajectory(result, budget: int) -> list[tuple[int, float]]:
@@ -438,15 +439,15 @@ def _mean_curve(curves: list[list[tuple[int, float]]], budget: int) -> list[floa
     return [float(np.mean([_best_at(c, e) for c in curves])) for e in range(budget + 1)]
 
 
-def _first_epoch(mean: list[float], value: float) -> int | None:
-    """The first epoch at which an averaged curve reaches `value` (None: not within the budget)."""
-    return next((e for e, b in enumerate(mean) if b >= value - 1e-12), None)
+def _epochs_to(curve: Iterable[tuple[int, float]], value: float) -> int | None:
+    """The first epoch at which a best-so-far curve of (epochs, best) reaches `value` (None: never within it)."""
+    return next((e for e, b in curve if b >= value - 1e-12), None)
 
 
-SEARCH_SETTINGS = {  # name: (sampler, scheduler, ASHA's metric)
-    "random": ("random", "none", "null"),
-    "tpe_asha": ("tpe", "asha", "null"),  # ASHA prunes on the search metric, cv_weighted_accuracy
-    "tpe_asha_auc": ("tpe", "asha", "cv_roc_auc"),  # search.prune_metric: cv_roc_auc
+SEARCH_SETTINGS = {  # name: (sampler, scheduler, ASHA's metric (null: the search metric), label)
+    "random": ("random", "none", "null", "random, no pruning"),
+    "tpe_asha": ("tpe", "asha", "null", "TPE + ASHA"),
+    "tpe_asha_auc": ("tpe", "asha", "cv_roc_auc", "TPE + ASHA pruning on cv_roc_auc"),
 }
 
 
@@ -456,7 +457,7 @@ def _search_problem(home: Path, tag: str, data_yaml: str, cv_yaml: str, *, seeds
     curves: dict[str, list[list[tuple[int, float]]]] = {n: [] for n in SEARCH_SETTINGS}
     runs: dict[str, list[dict[str, Any]]] = {n: [] for n in SEARCH_SETTINGS}
     for seed in seeds:
-        for name, (sampler, scheduler, prune_metric) in SEARCH_SETTINGS.items():
+        for name, (sampler, scheduler, prune_metric, _) in SEARCH_SETTINGS.items():
             # ASHA stops most trials early, so it gets twice the trials; those past the budget are not counted.
             trials = budget // max_epochs if name == "random" else 2 * budget // max_epochs
             job = write_job(home, f"search_{tag}_{name}_{seed}", space, f"""\
@@ -479,7 +480,7 @@ registry: {{enabled: false}}
                 f"epochs ({stopped} of {len(result.records)} stopped early); {wall:.0f} s")
     mean = {n: _mean_curve(curves[n], budget) for n in SEARCH_SETTINGS}
     r_best = mean["random"][budget]
-    r_epochs = _first_epoch(mean["random"], r_best)
+    r_epochs = _epochs_to(enumerate(mean["random"]), r_best)
     half = budget // 2
     n = len(seeds)
     rows = [
@@ -488,12 +489,11 @@ registry: {{enabled: false}}
         row(f"{tag}: random: epochs until its mean best", r_epochs, "epochs"),
     ]
     per_seed: dict[str, list[float | None]] = {}
-    for name in SEARCH_SETTINGS:
+    for name, (*_, label) in SEARCH_SETTINGS.items():
         if name == "random":
             continue
-        label = {"tpe_asha": "TPE + ASHA", "tpe_asha_auc": "TPE + ASHA pruning on cv_roc_auc"}[name]
         m = mean[name]
-        t_epochs = _first_epoch(m, r_best)
+        t_epochs = _epochs_to(enumerate(m), r_best)
         rows += [
             row(f"{tag}: {label}: best at {budget} epochs (mean)", m[budget], "", m[budget] - r_best, "difference"),
             row(f"{tag}: {label}: best at {half} epochs (mean)", m[half], "", m[half] - r_best,
@@ -503,7 +503,7 @@ registry: {{enabled: false}}
         ]
         per_seed[name] = []
         for cr, ct in zip(curves["random"], curves[name]):
-            te = next((e for e, b in ct if b >= _best_at(cr, budget) - 1e-12), None)
+            te = _epochs_to(ct, _best_at(cr, budget))
             per_seed[name].append(None if te is None else round(te / budget, 3))
     details = {"seeds": list(seeds), "budget_epochs": budget, "max_epochs": max_epochs, "runs": runs,
                "fraction_of_budget_to_random_best_per_seed": per_seed,

@@ -405,6 +405,7 @@ def run(
 
 def _run_on_ray(job, space, uri, experiment_id, prepared, state, started, verbose, emit) -> SweepResult:
     from ray import tune
+
     metric = job.search.metric
 
     # A sweep of this job that a killed driver left RUNNING is closed now, so the UI never shows it running.
