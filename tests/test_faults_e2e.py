@@ -51,20 +51,24 @@ def _kill_group(proc):
 
 
 def test_worker_killed_mid_trial_is_retried_and_accounted_for(tmp_path):
-    job = write_tiny_job(tmp_path, name="wkill", trials=3, epochs=6, n=3000)
+    job = write_tiny_job(tmp_path, name="wkill", trials=3, epochs=8, n=3000)
     job.write_text(job.read_text().replace("max_concurrent: 2", "max_concurrent: 1"))
     seed_store(tmp_path)
     client = _client(tmp_path)
     proc = _start(tmp_path, "sweep", str(job))
     try:
-        # a trial that has reported at least one epoch and is still running: kill its worker process
-        def running_with_pid():
+        # A trial that has reported one to three of its 8 epochs: its worker is mid-training; kill it. (The store
+        # is written on a thread of its own, so a run still shows RUNNING for a moment after its trial ended,
+        # when the same worker may already be taking the next trial: "RUNNING" alone is not "mid-training".)
+        def mid_training():
             for r in _runs(client, "wkill"):
                 if r.info.status == "RUNNING" and "worker_pid" in r.data.tags:
-                    return r
+                    steps = [m.step for m in client.get_metric_history(r.info.run_id, "cv_weighted_accuracy")]
+                    if steps and max(steps) <= 3:
+                        return r
             return None
 
-        victim = _wait_for(running_with_pid)
+        victim = _wait_for(mid_training, every=0.1)
         os.kill(int(victim.data.tags["worker_pid"]), signal.SIGKILL)
         out, err = proc.communicate(timeout=600)
     finally:
@@ -81,7 +85,45 @@ def test_worker_killed_mid_trial_is_retried_and_accounted_for(tmp_path):
     completed = [r for r in runs if r.data.tags["seqsweep.status"] == "completed"]
     assert len({r.data.tags["seqsweep.trial_id"] for r in completed}) == 3 == len(completed)
     history = client.get_metric_history(retry[0].info.run_id, "cv_weighted_accuracy")
-    assert sorted(m.step for m in history) == [1, 2, 3, 4, 5, 6]
+    assert sorted(m.step for m in history) == list(range(1, 9))
+
+
+def test_worker_killed_between_trials_leaves_every_trial_accounted_for(tmp_path):
+    """The worker is killed as its trial ends, when Tune is handing it the next trial. Tune errors that next
+    trial without retrying it (it retries only trials that had started); the sweep must still finish, not
+    claim to be interrupted, and show every trial as completed or FAILED."""
+    job = write_tiny_job(tmp_path, name="wgap", trials=3, epochs=3, n=1500)
+    job.write_text(job.read_text().replace("max_concurrent: 2", "max_concurrent: 1"))
+    seed_store(tmp_path)
+    client = _client(tmp_path)
+    proc = _start(tmp_path, "sweep", str(job))
+    try:
+        def at_last_epoch():
+            for r in _runs(client, "wgap"):
+                if "worker_pid" in r.data.tags:
+                    steps = [m.step for m in client.get_metric_history(r.info.run_id, "cv_weighted_accuracy")]
+                    if steps and max(steps) == 3:
+                        return r
+            return None
+
+        first = _wait_for(at_last_epoch, every=0.02)
+        os.kill(int(first.data.tags["worker_pid"]), signal.SIGKILL)
+        out, err = proc.communicate(timeout=600)
+    finally:
+        _kill_group(proc)
+    # 0 when the kill landed in a trial that had started (retried), 1 when in the hand-over (that trial FAILED)
+    assert proc.returncode in (0, 1), err[-3000:]
+    assert "interrupted" not in err and "3 trials:" in out
+    runs = _runs(client, "wgap")
+    assert all(r.info.status != "RUNNING" for r in runs)
+    final = {}
+    for r in sorted(runs, key=lambda r: int(r.data.tags["seqsweep.attempt"])):
+        final[r.data.tags["seqsweep.trial_id"]] = r
+    assert len(final) == 3
+    failed = [r for r in final.values() if r.data.tags["seqsweep.status"] == "failed"]
+    assert all("before the trial started" in r.data.tags["seqsweep.error"] for r in failed)
+    assert len(failed) == proc.returncode
+    assert all(r.data.tags["seqsweep.status"] == "completed" for r in final.values() if r not in failed)
 
 
 def test_driver_sigkill_then_resume_finishes_with_nothing_left_running(tmp_path):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import platform as _platform
 import subprocess
 import tempfile
@@ -440,9 +441,17 @@ class SweepCallback(Callback):
 
     def on_trial_error(self, iteration, trials, trial, **info):
         rec = self.trials.get(trial.trial_id)
-        if rec is None:
-            return
-        rec.error = _error_line(trial)
+        error = _error_line(trial)
+        if rec is None or rec.status != "running":
+            # The trial failed before (this attempt of) it started: Tune errors a trial, without retrying it, when
+            # the reused worker it was being handed to dies (it retries only trials that had started). It gets a
+            # run of its own all the same, so that it is accounted for and visible, not silently missing.
+            self.on_trial_start(iteration, trials, trial)
+            rec = self.trials.get(trial.trial_id)
+            if rec is None or rec.status != "running":
+                return
+            error += " (before the trial started; Ray Tune does not retry that)"
+        rec.error = error
         self._end_run(rec, "failed", "FAILED", error=rec.error)
 
     # -- internals ---------------------------------------------------------------------------------
@@ -529,7 +538,14 @@ def _error_line(trial) -> str:
     text = ""
     if path and os.path.exists(str(path)):
         text = Path(path).read_text(errors="replace")
+    # Tune appends one "Failure # N (occurred at ...)" block per failure of the trial: the last one is this one.
+    text = re.split(r"^Failure # \d+ \(occurred at [^)\n]*\)$", text, flags=re.M)[-1]
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    if lines and not any(ln.startswith("File ") for ln in lines):
+        # A worker that died (Ray's message, no stack): "The actor died unexpectedly ..." and the first sentence
+        # of why, not Ray's paragraph of common causes.
+        why = next((ln for ln in lines[1:] if ln.startswith("The actor is dead because")), "")
+        return (lines[0] + (f" {why.split('. ')[0].rstrip('.')}." if why else ""))[:500]
     # Ray wraps the worker's exception; the innermost "SomeError: message" line is the useful one.
     for ln in reversed(lines):
         if ":" in ln and not ln.startswith(("File ", "^", "During handling", "The above exception")):
