@@ -50,29 +50,37 @@ def _kill_group(proc):
         pass
 
 
-def test_worker_killed_mid_trial_is_retried_and_accounted_for(tmp_path):
-    job = write_tiny_job(tmp_path, name="wkill", trials=3, epochs=8, n=3000)
+def _sweep_killing_a_worker(tmp_path, name: str, *, trials: int, epochs: int, n: int, when, running_only: bool):
+    """Run the tiny job at concurrency 1 and SIGKILL the worker process of the first trial run for which
+    `when(last logged epoch)` holds; returns (client, victim run, process, stdout, stderr)."""
+    job = write_tiny_job(tmp_path, name=name, trials=trials, epochs=epochs, n=n)
     job.write_text(job.read_text().replace("max_concurrent: 2", "max_concurrent: 1"))
     seed_store(tmp_path)
     client = _client(tmp_path)
     proc = _start(tmp_path, "sweep", str(job))
     try:
-        # A trial that has reported one to three of its 8 epochs: its worker is mid-training; kill it. (The store
-        # is written on a thread of its own, so a run still shows RUNNING for a moment after its trial ended,
-        # when the same worker may already be taking the next trial: "RUNNING" alone is not "mid-training".)
-        def mid_training():
-            for r in _runs(client, "wkill"):
-                if r.info.status == "RUNNING" and "worker_pid" in r.data.tags:
+        def victim():
+            for r in _runs(client, name):
+                if "worker_pid" in r.data.tags and (r.info.status == "RUNNING" or not running_only):
                     steps = [m.step for m in client.get_metric_history(r.info.run_id, "cv_weighted_accuracy")]
-                    if steps and max(steps) <= 3:
+                    if steps and when(max(steps)):
                         return r
             return None
 
-        victim = _wait_for(mid_training, every=0.1)
-        os.kill(int(victim.data.tags["worker_pid"]), signal.SIGKILL)
+        run = _wait_for(victim, every=0.02)
+        os.kill(int(run.data.tags["worker_pid"]), signal.SIGKILL)
         out, err = proc.communicate(timeout=600)
     finally:
         _kill_group(proc)
+    return client, run, proc, out, err
+
+
+def test_worker_killed_mid_trial_is_retried_and_accounted_for(tmp_path):
+    # A trial that has reported one to three of its 8 epochs: its worker is mid-training. (The store is written
+    # on a thread of its own, so a run still shows RUNNING for a moment after its trial ended, when the same
+    # worker may already be taking the next trial: "RUNNING" alone is not "mid-training".)
+    client, victim, proc, out, err = _sweep_killing_a_worker(
+        tmp_path, "wkill", trials=3, epochs=8, n=3000, when=lambda step: step <= 3, running_only=True)
     assert proc.returncode == 0, err[-3000:]
     runs = _runs(client, "wkill")
     assert all(r.info.status != "RUNNING" for r in runs)
@@ -92,25 +100,8 @@ def test_worker_killed_between_trials_leaves_every_trial_accounted_for(tmp_path)
     """The worker is killed as its trial ends, when Tune is handing it the next trial. Tune errors that next
     trial without retrying it (it retries only trials that had started); the sweep must still finish, not
     claim to be interrupted, and show every trial as completed or FAILED."""
-    job = write_tiny_job(tmp_path, name="wgap", trials=3, epochs=3, n=1500)
-    job.write_text(job.read_text().replace("max_concurrent: 2", "max_concurrent: 1"))
-    seed_store(tmp_path)
-    client = _client(tmp_path)
-    proc = _start(tmp_path, "sweep", str(job))
-    try:
-        def at_last_epoch():
-            for r in _runs(client, "wgap"):
-                if "worker_pid" in r.data.tags:
-                    steps = [m.step for m in client.get_metric_history(r.info.run_id, "cv_weighted_accuracy")]
-                    if steps and max(steps) == 3:
-                        return r
-            return None
-
-        first = _wait_for(at_last_epoch, every=0.02)
-        os.kill(int(first.data.tags["worker_pid"]), signal.SIGKILL)
-        out, err = proc.communicate(timeout=600)
-    finally:
-        _kill_group(proc)
+    client, _, proc, out, err = _sweep_killing_a_worker(
+        tmp_path, "wgap", trials=3, epochs=3, n=1500, when=lambda step: step == 3, running_only=False)
     # 0 when the kill landed in a trial that had started (retried), 1 when in the hand-over (that trial FAILED)
     assert proc.returncode in (0, 1), err[-3000:]
     assert "interrupted" not in err and "3 trials:" in out
