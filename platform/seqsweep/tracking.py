@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import platform as _platform
+import re
 import subprocess
 import tempfile
 import time
