@@ -332,24 +332,84 @@ def test_position_conv_keeps_the_conv1d_parameters_so_older_models_load():
     torch.testing.assert_close(model.convs[3].weight, old[3].weight)
 
 
-@pytest.mark.parametrize("pool", ["max", "maxavg"])
-def test_deepbind_training_pool_has_the_plain_gradient(pool):
-    # With autograd deepbind's global max is adaptive_max_pool2d over a channels-last view: the gradients
-    # must be those of max over positions.
-    model = build("deepbind", pool=pool, filters=16, dropout=0.0).train()
-    x = one_hot(5, 101)
-    fast = model(x)
-    g_fast = torch.autograd.grad(fast.sum(), list(model.parameters()))
+def _plain_deepbind(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """DeepBind as a notebook writes it: conv1d per strand, ReLU, max (and mean) over positions, max of strands."""
 
     def features(strand: torch.Tensor) -> torch.Tensor:
         h = torch.relu(model.conv(strand))
-        return torch.cat([h.max(2).values, h.mean(2)], 1) if pool == "maxavg" else h.max(2).values
+        return torch.cat([h.max(2).values, h.mean(2)], 1) if model.pool == "maxavg" else h.max(2).values
 
-    ref = model.out(model.dense(torch.maximum(features(x), features(x.flip(1, 2)))))
+    h = features(x)
+    if model.both_strands:
+        h = torch.maximum(h, features(x.flip(1, 2)))
+    return model.out(model.dense(h))
+
+
+@pytest.mark.parametrize("pool", ["max", "maxavg"])
+@pytest.mark.parametrize("both_strands", [True, False])
+def test_deepbind_training_pool_has_the_plain_gradient(pool, both_strands):
+    # With autograd deepbind pools max with adaptive_max_pool2d over a channels-last view, and 'maxavg' runs
+    # the written-out _ScanReluPool: logits and gradients must be those of the plain formula.
+    model = build("deepbind", pool=pool, both_strands=both_strands, filters=16, dropout=0.0).train()
+    x = one_hot(5, 101)
+    fast = model(x)
+    g_fast = torch.autograd.grad(fast.sum(), list(model.parameters()))
+    ref = _plain_deepbind(model, x)
     g_ref = torch.autograd.grad(ref.sum(), list(model.parameters()))
     torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-5)
     for a, b in zip(g_fast, g_ref):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_deepbind_bfloat16_training_step_follows_the_float32_gradient():
+    # Under bf16 autocast the fused scan casts the windows and filters itself; its gradient must stay the
+    # float32 one up to bf16 rounding (about 3 significant digits), for every parameter.
+    model = build("deepbind", filters=32, dropout=0.0).train()
+    x = one_hot(64, 101)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        fast = model(x)
+    g_fast = torch.autograd.grad(fast.float().square().mean(), list(model.parameters()))
+    ref = _plain_deepbind(model, x)
+    g_ref = torch.autograd.grad(ref.square().mean(), list(model.parameters()))
+    for (name, _), a, b in zip(model.named_parameters(), g_fast, g_ref):
+        assert a.dtype == torch.float32, name
+        assert (a - b).norm() <= 0.03 * b.norm() + 1e-6, name
+
+
+def test_scan_relu_pool_gradient_in_float64():
+    # The written-out backward against finite differences (float64 takes the plain addmm + ReLU path), with
+    # ties at the max and rows the ReLU zeroes entirely.
+    from seqsweep.models.cnn import _ScanReluPool
+
+    batch, positions, k, c = 3, 7, 5, 4
+    windows = torch.randn(batch * positions, k, dtype=torch.float64)
+    windows[:positions] = windows[0]  # row 0: every position the same, so the max is tied everywhere
+    weight = torch.randn(c, k, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(c, dtype=torch.float64)
+    bias[0] = -100.0  # channel 0 is zero after the ReLU everywhere
+    bias.requires_grad_(True)
+
+    def pooled(w: torch.Tensor, b: torch.Tensor):
+        top, mean, _, _ = _ScanReluPool.apply(windows, w, b, batch)
+        return top, mean
+
+    assert torch.autograd.gradcheck(pooled, (weight, bias))
+    top, mean = pooled(weight, bias)
+    h = torch.relu(windows @ weight.t() + bias).view(batch, positions, c)
+    torch.testing.assert_close(top, h.amax(1))
+    torch.testing.assert_close(mean, h.mean(1))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_fused_linear_relu_matches_addmm_then_relu(dtype, monkeypatch):
+    import seqsweep.models.cnn as cnn_module
+
+    x, w, b = torch.randn(300, 36, dtype=dtype), torch.randn(64, 36, dtype=dtype), torch.randn(64, dtype=dtype)
+    fused = cnn_module._linear_relu(x, w, b)
+    monkeypatch.setattr(cnn_module, "_FUSED_LINEAR_RELU", False)
+    plain = cnn_module._linear_relu(x, w, b)
+    assert (plain == 0).any() and (plain > 0).any()
+    torch.testing.assert_close(fused, plain, rtol=1e-2 if dtype == torch.bfloat16 else 1e-5, atol=1e-5)
 
 
 def test_describe_models_mentions_every_architecture():

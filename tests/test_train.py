@@ -202,12 +202,14 @@ def test_accessibility_without_data_is_a_config_error(data, folds):
         CVTrainer(no_a, folds, TrainConfig("cnn", SMALL["cnn"], use_accessibility=True))
 
 
-def test_fold_batching_trains_the_same_models_as_one_after_another(data, folds):
+@pytest.mark.parametrize("arch", ["cnn", "deepbind"])
+def test_fold_batching_trains_the_same_models_as_one_after_another(data, folds, arch):
     # Without dropout, and with folds of equal size (1000 training rows each), the vmapped folds take the
     # same steps as separate models: the weights agree up to float rounding (which Adam amplifies a little:
-    # its step is about the learning rate whatever the gradient's size).
+    # its step is about the learning rate whatever the gradient's size). For deepbind this also pits its
+    # written-out training scan (one after another) against plain autograd (vmap runs the plain ops).
     assert len({len(tr) for tr, _ in folds}) == 1
-    config = TrainConfig("cnn", dict(SMALL["cnn"], dropout=0.0), batch_size=128, epochs=2, rc_augment=True,
+    config = TrainConfig(arch, dict(SMALL[arch], dropout=0.0), batch_size=128, epochs=2, rc_augment=True,
                          lr_schedule="cosine", weight_decay=0.01, learning_rate=2e-3)
     # float32: bf16 rounding would differ between the two ways of computing the same steps
     one_by_one = CVTrainer(data, folds, config, precision="float32")
