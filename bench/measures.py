@@ -268,6 +268,17 @@ def _plain_loop(job_path: Path, threads: int) -> tuple[float, list[float]]:
     return time.perf_counter() - t0, per_trial
 
 
+def _epoch_seconds(home: Path, train_dir: Path, threads: int) -> float:
+    """Seconds per epoch of the fixed cnn trial on this machine now: a plain trial of 4 epochs (model building
+    included) after an untimed 1-epoch one, which pays this process's one-time costs (torch._dynamo, imported
+    by the first torch optimizer, ~1-2 s)."""
+    _plain_loop(_fixed_job(home, "calib_warm", train_dir, trials=1, epochs=1, concurrent=1, cpu=threads,
+                           threads=threads), threads)
+    _, timed = _plain_loop(_fixed_job(home, "calib", train_dir, trials=1, epochs=4, concurrent=1, cpu=threads,
+                                      threads=threads), threads)
+    return timed[0] / 4
+
+
 def sweep_overhead(quick: bool, threads: int) -> dict[str, Any]:
     import optuna
 
@@ -275,9 +286,10 @@ def sweep_overhead(quick: bool, threads: int) -> dict[str, Any]:
 
     train_dir = synthetic_dir(4000)
     # 8 trials as in the issue's own measurement: per-sweep costs (the first worker's start, the final report)
-    # are spread over a realistic number of trials. The issue's two trial sizes, ~2 s and ~10 s: 2 and 10 epochs
-    # of 5 folds here on the 2-core Xeon (the channels-last cnn of 2026-12-02 trains an epoch in ~0.9 s).
-    lists = [("short", 2)] + ([] if quick else [("long", 10)])
+    # are spread over a realistic number of trials. The issue's two trial sizes, ~2 s and ~10 s, are set in
+    # epochs from a timed plain trial below: the machine's speed drifts (on 2026-12-02 an epoch of this cnn took
+    # 0.36-0.9 s), so a fixed epoch count gave trials of 3.6-9 s for the "10 s" size.
+    sizes = [("short", 2.0)] + ([] if quick else [("long", 10.0)])
     # The machine's speed drifts by up to ~30% within minutes (measured 2026-12-02: the same plain loop 75 s,
     # then 54 s). Runs go in adjacent pairs, plain then sweep, then sweep then plain, ...; the ratio is the
     # median of the pairs' ratios, not best against best.
@@ -286,21 +298,21 @@ def sweep_overhead(quick: bool, threads: int) -> dict[str, Any]:
     rows, details, notes = [], {}, []
     ray_init: list[float] = []
     with bench_home("overhead") as home:
-        jobs = {name: _fixed_job(home, f"overhead_{name}", train_dir, trials=trials, epochs=epochs, concurrent=1,
-                                 cpu=threads, threads=threads) for name, epochs in lists}
         # Fixed start-up cost 1, measured once: a fresh tracking store (MLflow + Optuna schema migrations).
         uri = store.tracking_uri()
         t0 = time.perf_counter()
-        tracking.open_store(uri, f"overhead_{lists[0][0]}")
+        tracking.open_store(uri, f"overhead_{sizes[0][0]}")
         mlflow_store_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         optuna.storages.RDBStorage(f"sqlite:///{store.mlruns_dir() / 'optuna.db'}")
         optuna_store_s = time.perf_counter() - t0
         say(f"fresh store: MLflow {mlflow_store_s:.1f} s, Optuna {optuna_store_s:.1f} s")
-        # Every timed plain loop runs warm: this process's first trainer pays one-time costs (torch._dynamo,
-        # imported by the first torch optimizer, ~2 s) that would otherwise land in the first pair only.
-        _plain_loop(_fixed_job(home, "overhead_warm", train_dir, trials=1, epochs=1, concurrent=1, cpu=threads,
-                               threads=threads), threads)
+        # Every timed plain loop runs warm: the calibration's first trainer pays this process's one-time costs.
+        epoch_s = _epoch_seconds(home, train_dir, threads)
+        lists = [(name, max(1, round(target / epoch_s))) for name, target in sizes]
+        say(f"calibration: {epoch_s:.2f} s per epoch -> " + ", ".join(f"{n} {e} epochs" for n, e in lists))
+        jobs = {name: _fixed_job(home, f"overhead_{name}", train_dir, trials=trials, epochs=epochs, concurrent=1,
+                                 cpu=threads, threads=threads) for name, epochs in lists}
         for name, epochs in lists:
             runs: dict[str, list[dict[str, Any]]] = {"plain": [], "sweep": []}
             for variant in _interleaved(reps, ["plain", "sweep"]):
@@ -323,7 +335,7 @@ def sweep_overhead(quick: bool, threads: int) -> dict[str, Any]:
             plain, swept = pairs[mid][0]["wall_s"], pairs[mid][1]["wall_s"]
             fixed_s = mlflow_store_s + optuna_store_s + min(ray_init)
             overheads = [(sw["wall_s"] - sum(sw["trial_training_s"])) / trials for sw in runs["sweep"]]
-            tag = f"{name}: {trials} trials x {epochs} ep"
+            tag = f"{name}: {trials} trials x {epochs} ep (~{plain / trials:.1f} s each)"
             rows.append(row(f"{tag}, plain CVTrainer loop", plain, "s"))
             rows.append(row(f"{tag}, seqsweep sweep (excl. start-up)", swept, "s", ratios[mid], "x plain"))
             rows.append(row(f"{tag}, seqsweep sweep (incl. start-up)", swept + fixed_s, "s",
@@ -335,6 +347,8 @@ def sweep_overhead(quick: bool, threads: int) -> dict[str, Any]:
     rows.append(row("start-up: fresh MLflow + Optuna sqlite stores", mlflow_store_s + optuna_store_s, "s"))
     notes.append(
         f"synthetic data, 4,000 rows, {FOLDS} folds, cnn defaults, batch 256; every trial the same configuration "
+        f"for the epochs that make a ~2 s and a ~10 s trial at the speed of a timed plain trial just before "
+        f"({epoch_s:.2f} s per epoch: " + ", ".join(f"{n} {e}" for n, e in lists) + " epochs) "
         f"(a search space of single-valued choices); max_concurrent 1, resources.cpu = threads = {threads}, "
         "scheduler none, registry disabled (registration is timed in `inference`). The plain loop loads the data, "
         "makes the folds and trains, with Ray down; the sweep also checkpoints every trial and logs its model to "
@@ -343,7 +357,8 @@ def sweep_overhead(quick: bool, threads: int) -> dict[str, Any]:
         f"in-trial training seconds) / trials, median over runs. {reps} adjacent plain/sweep pair(s) per trial "
         "size (ABBA order); the rows show the pair with the median ratio."
     )
-    details.update({"ray_init_s": ray_init, "mlflow_store_s": mlflow_store_s, "optuna_store_s": optuna_store_s})
+    details.update({"ray_init_s": ray_init, "mlflow_store_s": mlflow_store_s, "optuna_store_s": optuna_store_s,
+                    "calibration_epoch_s": epoch_s, "target_trial_s": dict(sizes)})
     return {"rows": rows, "details": details, "notes": notes}
 
 
@@ -367,13 +382,16 @@ def concurrency_scaling(quick: bool, threads: int) -> dict[str, Any]:
     if quick:
         return {"rows": [row("skipped in --quick", None, "")], "details": {}, "notes": ["full run only"]}
     train_dir = synthetic_dir(4000)
-    # 8 epochs: ~7-9 s trials on the 2026-12-02 trainer, long enough that the per-sweep start (~7 s until the
-    # first trial trains) is not most of what is measured.
-    trials, epochs, reps = 8, 8, 2
+    # Trials of ~10 s at 1 thread (as sweep_overhead's long ones, calibrated the same way), long enough that the
+    # per-sweep start (~3-7 s until the first trial trains) is not most of what is measured.
+    trials, reps = 8, 2
     variants = {"1x1": (1, 1, 1), "2x1": (2, 1, 1), "1x2": (1, 2, 2)}  # name: (max_concurrent, cpu, threads)
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     with bench_home("concurrency") as home:
         seed_store(home)
+        epoch_s = _epoch_seconds(home, train_dir, 1)
+        epochs = max(2, round(10.0 / epoch_s))
+        say(f"calibration: {epoch_s:.2f} s per epoch at 1 thread -> {epochs} epochs per trial")
         jobs = {v: _fixed_job(home, f"conc_{v}", train_dir, trials=trials, epochs=epochs, concurrent=c, cpu=cpu,
                               threads=th) for v, (c, cpu, th) in variants.items()}
         with ray_runtime():
@@ -408,14 +426,15 @@ def concurrency_scaling(quick: bool, threads: int) -> dict[str, Any]:
         row("driver process CPU during a 2 x 1 sweep", float(np.mean([r["driver_cpu_s"] for r in runs["2x1"]])),
             "s", float(np.mean([r["driver_cpu_s"] / (2 * r["wall_s"]) for r in runs["2x1"]])), "of the 2 cores"),
     ]
-    notes = [f"{trials} identical cnn trials x {epochs} epochs, synthetic 4,000 rows, {FOLDS} folds, Ray already up, "
+    notes = [f"{trials} identical cnn trials x {epochs} epochs (~10 s each at 1 thread: {epoch_s:.2f} s per epoch in a "
+             f"timed plain trial just before), synthetic 4,000 rows, {FOLDS} folds, Ray already up, "
              f"store pre-created; trials/h from sweep wall time; {reps} interleaved passes (A B C C B A), each ratio "
              "taken within a pass and averaged over the passes. "
              "'steady state' counts from the first trial's start to the last trial's end (the MLflow child runs), "
              "leaving out the once-per-sweep start (data, stores, the first worker's imports) and final report, "
              "which a long sweep amortises. 'driver process CPU' = the user + system time of this process (the "
              "sweep's driver, all threads) during the sweep, and its share of the 2 cores over the sweep's wall time."]
-    return {"rows": rows, "details": {"runs": runs}, "notes": notes}
+    return {"rows": rows, "details": {"runs": runs, "epochs": epochs, "calibration_epoch_s": epoch_s}, "notes": notes}
 
 
 # ==============================================================================================================
