@@ -376,6 +376,15 @@ def test_deepbind_bfloat16_training_step_follows_the_float32_gradient():
         assert (a - b).norm() <= 0.03 * b.norm() + 1e-6, name
 
 
+@pytest.mark.parametrize("pool", ["max", "maxavg"])
+@pytest.mark.parametrize("both_strands", [True, False])
+def test_deepbind_takes_an_empty_batch(pool, both_strands):
+    model = build("deepbind", pool=pool, both_strands=both_strands, filters=16).train()
+    assert model(one_hot(0, 101)).shape == (0,)
+    with torch.no_grad():
+        assert model(one_hot(0, 101)).shape == (0,)
+
+
 def test_scan_relu_pool_gradient_in_float64():
     # The written-out backward against finite differences (float64 takes the plain addmm + ReLU path), with
     # ties at the max and rows the ReLU zeroes entirely.

@@ -114,7 +114,8 @@ class _ScanReluPool(torch.autograd.Function):
     per step (the map's float32 upcast for the mean, zero-filled max-pool gradients, their sum, ReLU's mask, the
     bias gradient's reduction), this one four forward and two backward (the ReLU in place, the mean and the
     bias gradient as matrix products with a ones vector, the max's gradient added at its argmax only).
-    Measured on the 2-core Xeon for (256, 93, 256) in bfloat16: 11.4 ms against 16.5 ms forward + backward.
+    Measured on the 2-core Xeon: a whole bf16 training step of the default deepbind (batch 256, 128 filters on
+    both strands) 12.0 ms against 20.3 ms with autograd's version, interleaved in one process.
     """
 
     @staticmethod
@@ -224,7 +225,7 @@ class DeepBind(SequenceModel):
             bias = bias.repeat(2)  # (F,) -> (SF,)
         # The conv as one matrix product over all windows (im2col). With 4 input channels this is faster
         # on CPU than conv1d, and it leaves positions in dim 1 for the pooling below.
-        if self.pool == "maxavg" and torch.is_grad_enabled() and maybe_current_level() is None:
+        if self.pool == "maxavg" and torch.is_grad_enabled() and B > 0 and maybe_current_level() is None:
             # A training step (outside vmap, which _ScanReluPool's written-out backward does not support).
             # Under autocast the windows are cast before they are copied out of x (half the bytes to copy).
             dtype = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else x.dtype
@@ -234,17 +235,18 @@ class DeepBind(SequenceModel):
             h = torch.cat([top, mean], dim=1)  # (B, 2SF)
         else:
             windows = x.unfold(2, k, 1).transpose(1, 2).reshape(-1, 4 * k)  # (B, L', 4, k) -> (B L', 4k)
+            shape = (B, x.shape[2] - k + 1, weight.shape[0])  # (B, L', SF), spelled out for empty batches
             if self.pool == "maxavg":
-                h = _linear_relu(windows, weight.flatten(1), bias).view(B, -1, weight.shape[0])  # (B, L', SF)
+                h = _linear_relu(windows, weight.flatten(1), bias).view(shape)  # (B L', SF) -> (B, L', SF)
                 h = torch.cat([_global_max(h), h.mean(1)], dim=1)  # (B, L', SF) -> (B, 2SF)
             else:
-                h = torch.addmm(bias, windows, weight.flatten(1).t()).view(B, -1, weight.shape[0])  # (B, L', SF)
+                h = torch.addmm(bias, windows, weight.flatten(1).t()).view(shape)  # (B L', SF) -> (B, L', SF)
                 # ReLU commutes with max, so apply it to the pooled (B, SF) rather than the whole (B, L', SF).
                 h = torch.relu(_global_max(h))  # (B, L', SF) -> (B, SF)
         if self.both_strands:
             # Max over the two strands of each pooled feature: symmetric in the strands, so the output is
             # invariant to reverse-complementing the input. Features are laid out (pooling, strand, filter).
-            h = h.view(B, -1, 2, F).amax(2).flatten(1)  # (B, P, 2, F) -> (B, P F)
+            h = h.view(B, h.shape[1] // (2 * F), 2, F).amax(2).flatten(1)  # (B, P, 2, F) -> (B, P F)
         h = self.dense(h)  # (B, P F) -> (B, H)
         return self.out(h, a)
 
