@@ -225,16 +225,17 @@ class DeepBind(SequenceModel):
             bias = bias.repeat(2)  # (F,) -> (SF,)
         # The conv as one matrix product over all windows (im2col). With 4 input channels this is faster
         # on CPU than conv1d, and it leaves positions in dim 1 for the pooling below.
-        if self.pool == "maxavg" and torch.is_grad_enabled() and B > 0 and maybe_current_level() is None:
-            # A training step (outside vmap, which _ScanReluPool's written-out backward does not support).
-            # Under autocast the windows are cast before they are copied out of x (half the bytes to copy).
-            dtype = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else x.dtype
-            windows = x.to(dtype).unfold(2, k, 1).transpose(1, 2).reshape(-1, 4 * k)  # (B L', 4k)
+        # A training step with 'maxavg' runs _ScanReluPool (not inside vmap, which its written-out backward does
+        # not support); under autocast it casts the windows before they are copied out of x (half the bytes).
+        fused = self.pool == "maxavg" and torch.is_grad_enabled() and B > 0 and maybe_current_level() is None
+        autocast = fused and torch.is_autocast_enabled(x.device.type)
+        dtype = torch.get_autocast_dtype(x.device.type) if autocast else x.dtype
+        windows = x.to(dtype).unfold(2, k, 1).transpose(1, 2).reshape(-1, 4 * k)  # (B, L', 4, k) -> (B L', 4k)
+        if fused:
             with torch.autocast(x.device.type, enabled=False):
                 top, mean, _, _ = _ScanReluPool.apply(windows, weight.flatten(1).to(dtype), bias.to(dtype), B)
             h = torch.cat([top, mean], dim=1)  # (B, 2SF)
         else:
-            windows = x.unfold(2, k, 1).transpose(1, 2).reshape(-1, 4 * k)  # (B, L', 4, k) -> (B L', 4k)
             shape = (B, x.shape[2] - k + 1, weight.shape[0])  # (B, L', SF), spelled out for empty batches
             if self.pool == "maxavg":
                 h = _linear_relu(windows, weight.flatten(1), bias).view(shape)  # (B L', SF) -> (B, L', SF)
