@@ -107,3 +107,15 @@ def test_fixed_length_models_refuse_other_lengths_and_agnostic_ones_too_short_in
     if model.length_agnostic:
         with torch.no_grad():
             assert model(torch.zeros(2, 4, max(model.min_length, 1) + 5)).shape == (2,)
+
+
+@pytest.mark.parametrize("name", MASKED + ["cnn_bilstm"])
+def test_every_parameter_learns_through_the_masked_path(name):
+    model = create_model(name, seq_len=L, n_outputs=2)
+    x, mask = _padded(_seq(N_REAL), 9, garbage=False)
+    x, mask = x.repeat(3, 1, 1), mask.repeat(3, 1)
+    model(x, mask=mask).sum().backward()
+    for pname, p in model.named_parameters():
+        if name in ("rnn", "lstm", "gru", "bilstm") and pname.startswith("embed"):
+            continue  # the one-hot default has no embedding
+        assert p.grad is not None and p.grad.abs().sum() > 0, f"{name}: no gradient for {pname}"

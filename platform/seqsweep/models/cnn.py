@@ -104,7 +104,10 @@ def _linear_relu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> t
     on the 2-core Xeon for (23808, 36) x (256, 36), 0.86 ms against 3.1 ms for addmm then relu_ in bfloat16,
     2.6 against 5.0 ms in float32. Elsewhere (CUDA, float64, a torch without oneDNN) addmm then relu_."""
     global _FUSED_LINEAR_RELU
-    fusable = x.device.type == "cpu" and x.dtype in (torch.float32, torch.bfloat16)
+    # oneDNN's op has no backward: where autograd records, the plain ops (the fused training step is
+    # _ScanReluPool, whose forward runs without autograd and whose backward is written out)
+    recording = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad or bias.requires_grad)
+    fusable = x.device.type == "cpu" and x.dtype in (torch.float32, torch.bfloat16) and not recording
     if _FUSED_LINEAR_RELU and fusable:
         try:
             return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "relu", [], "")
