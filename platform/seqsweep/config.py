@@ -80,12 +80,24 @@ class MultilabelTask(_Strict):
     type: Literal["multilabel"]
     labels: list[str] | None = Field(None, min_length=1)  # the label columns that are tasks (default: all)
 
+    @model_validator(mode="after")
+    def _unique(self) -> "MultilabelTask":
+        if self.labels is not None and len(set(self.labels)) != len(self.labels):
+            raise ValueError(f"'labels' lists a column twice: {self.labels}")
+        return self
+
 
 class MulticlassTask(_Strict):
     """One class out of C per sequence: class ids or names in one label column (or one-hot label columns)."""
 
     type: Literal["multiclass"]
     classes: list[str] | None = Field(None, min_length=2)  # the class order (default: sorted)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "MulticlassTask":
+        if self.classes is not None and len(set(self.classes)) != len(self.classes):
+            raise ValueError(f"'classes' lists a class twice: {self.classes}")
+        return self
 
 
 class NextBaseTask(_Strict):
