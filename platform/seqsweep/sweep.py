@@ -420,7 +420,7 @@ def _run_on_ray(job, space, uri, experiment_id, prepared, state, started, verbos
         parent_run_id = tracking.find_sweep_run(uri, experiment_id, sweep_id) or state["parent_run_id"]
         # Runs a killed driver left RUNNING are closed first; then the parent reopens for the resumed trials.
         tracking.close_stale_runs(uri, experiment_id, sweep_id)
-        tracking.client(uri).update_run(parent_run_id, status="RUNNING")
+        tracking.reopen_sweep_run(uri, parent_run_id)
     else:
         sweep_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid() % 10000:04d}"
         parent_run_id = tracking.start_sweep_run(
