@@ -11,7 +11,7 @@ import pytest
 from seqsweep import cli, registry
 from seqsweep.ensemble import save_ensemble
 from seqsweep.models import create_model
-from seqsweep.pyfunc_model import log_ensemble_model
+from seqsweep.tracking import log_ensemble_model
 
 from e2e_helpers import seed_store
 

@@ -17,7 +17,7 @@ from seqsweep.ensemble import load_ensemble, save_ensemble
 from seqsweep.errors import DataError, RegistryError
 from seqsweep.metrics import evaluate_proba
 from seqsweep.predict import predict_file, serve_command
-from seqsweep.pyfunc_model import log_ensemble_model
+from seqsweep.tracking import log_ensemble_model
 from seqsweep.train import CVTrainer, TrainConfig
 
 HPARAMS = {"filters": 4, "hidden_size": 8, "num_layers": 1, "kernel_size": 5, "pool": 4}

@@ -1,4 +1,4 @@
-"""The model registry (registry.py) against a real sqlite MLflow store and real logged models.
+"""The model registry (registry/) against a real sqlite MLflow store and real logged models.
 
 Three logged models with a known order on held-out data:
   good  a DeepBind ensemble trained on synthetic data (held-out weighted accuracy well above 0.5);
@@ -17,12 +17,13 @@ import pytest
 import torch
 
 from seqsweep import registry
+from seqsweep.cli.format import format_show, format_versions
 from seqsweep.cv import make_folds
 from seqsweep.data import synth
 from seqsweep.ensemble import load_ensemble, save_ensemble
 from seqsweep.errors import DataError, RegistryError
 from seqsweep.metrics import evaluate_proba
-from seqsweep.pyfunc_model import log_ensemble_model
+from seqsweep.tracking import log_ensemble_model
 from seqsweep.train import CVTrainer, TrainConfig
 
 HPARAMS = {"filters": 8}
@@ -53,7 +54,7 @@ def models(tracking, tmp_path_factory) -> dict[str, Logged]:
 
     root = tmp_path_factory.mktemp("ensembles")
     out: dict[str, Logged] = {}
-    # Runs nested under a "sweep" run, as tracking.py lays them out, so show() can find the job.
+    # Runs nested under a "sweep" run, as tracking/ lays them out, so show() can find the job.
     with mlflow.start_run(experiment_id=tracking, run_name="sweep-test", tags={"seqsweep.job": JOB}):
         for name, states in (("good", good), ("zero", zero), ("anti", anti)):
             ens = save_ensemble(root / name, architecture="deepbind", hparams=HPARAMS, seq_len=40,
@@ -236,17 +237,17 @@ def test_list_and_show(models, held_out):
     assert rows[1]["heldout_weighted_accuracy"] is None and rows[0]["run_id"] == models["good"].run_id
     everything = registry.list_versions()
     assert {r["name"] for r in everything} >= {name, "known"}
-    table = registry.format_versions(rows)
+    table = format_versions(rows)
     lines = table.splitlines()
     assert lines[0].split()[:3] == ["model", "version", "aliases"] and len(lines) == 3
     assert lines[1].split()[:4] == [name, "1", "champion", "0.8000"]
-    assert registry.format_versions([]) == "no registered model versions"
+    assert format_versions([]) == "no registered model versions"
 
     shown = registry.show(f"{name}@champion")
     assert shown["version"] == 1 and shown["aliases"] == ["champion"]
     assert shown["run"]["id"] == models["good"].run_id and shown["run"]["params"]["deepbind.filters"] == "8"
     assert shown["sweep"]["tags"]["seqsweep.job"] == JOB and shown["tags"]["promotion.decision"] == "promoted"
     assert registry.show(f"models:/{name}/2")["aliases"] == ["challenger"]
-    text = registry.format_show(shown)
+    text = format_show(shown)
     assert text.splitlines()[0] == f"{name} version 1"
     assert "param deepbind.filters = 8" in text and f"tag seqsweep.job = {JOB}" in text

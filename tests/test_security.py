@@ -63,10 +63,33 @@ def test_job_tracking_uri_password_never_reaches_mlflow(tmp_path, monkeypatch):
     assert "bob:***@mlflow.example.org" in open(local).read()
 
 
-@pytest.mark.parametrize("argv", [["ui"], ["serve", "--model", "models:/x@champion"], ["dashboard"]])
-def test_servers_bind_loopback_by_default(argv):
-    args = cli.build_parser().parse_args(argv)
-    assert args.host == "127.0.0.1"
+HOST_FLAGS = ("--host", "-h")
+
+
+@pytest.mark.parametrize("argv, program", [
+    (["ui"], ["ui"]),
+    (["serve", "--model", "models:/x@champion"], ["-m", "mlflow", "models", "serve"]),
+    (["dashboard"], ["optuna-dashboard"]),
+])
+def test_servers_bind_loopback_by_default(argv, program, tmp_path, monkeypatch):
+    """The argv each server command actually executes binds 127.0.0.1 (nothing is started: subprocess.call is
+    where the CLI hands over, and it is intercepted there)."""
+    executed: list[list[str]] = []
+    monkeypatch.setattr(subprocess, "call", lambda cmd, *a, **kw: executed.append(list(cmd)) or 0)
+    monkeypatch.setenv("SEQSWEEP_HOME", str(tmp_path))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    monkeypatch.setenv("PATH", __import__("os").environ["PATH"])  # _exec prepends the venv's bin/
+    (tmp_path / "mlruns").mkdir()
+    (tmp_path / "mlruns" / "optuna.db").touch()  # the dashboard refuses to start without a study database
+
+    assert cli.main(argv) == 0
+    assert len(executed) == 1
+    cmd = executed[0]
+    joined = " ".join(cmd)
+    assert " ".join(program) in joined  # the real server command, not something else
+    hosts = [cmd[i + 1] for i, arg in enumerate(cmd) if arg in HOST_FLAGS]
+    assert hosts == ["127.0.0.1"], cmd
+    assert "0.0.0.0" not in joined and "::" not in cmd
 
 
 def test_serve_command_binds_loopback():

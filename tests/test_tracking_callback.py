@@ -8,7 +8,9 @@ from types import SimpleNamespace
 
 import mlflow
 
-from seqsweep.tracking import TAG_STATUS, SweepCallback, _error_line
+from seqsweep.tracking.callback import SweepCallback
+from seqsweep.tracking.ray_errors import error_line
+from seqsweep.tracking.runs import TAG_STATUS
 
 from e2e_helpers import seed_store
 
@@ -116,10 +118,10 @@ def _failed_trial(tmp_path, trial_id: str, text: str = WORKER_DIED) -> SimpleNam
 
 def test_error_line_is_the_last_failure_in_one_line(tmp_path):
     died = "The actor died unexpectedly before finishing this task. The actor is dead because its worker process has died."
-    assert _error_line(_failed_trial(tmp_path, "a")) == died
-    assert _error_line(_failed_trial(tmp_path, "b", WORKER_DIED + RAISED)) == (
+    assert error_line(_failed_trial(tmp_path, "a")) == died
+    assert error_line(_failed_trial(tmp_path, "b", WORKER_DIED + RAISED)) == (
         "seqsweep.train.TrainingError: architecture 'mlp': training loss became nan in fold 0 at epoch 1")
-    assert _error_line(_failed_trial(tmp_path, "c", RAISED + WORKER_DIED.replace("# 1", "# 3"))) == died
+    assert error_line(_failed_trial(tmp_path, "c", RAISED + WORKER_DIED.replace("# 1", "# 3"))) == died
 
 
 def test_a_trial_that_fails_before_it_starts_is_accounted_for(tmp_path):

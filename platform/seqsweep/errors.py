@@ -31,3 +31,9 @@ class RegistryError(SeqsweepError):
 
 class ClusterError(SeqsweepError):
     """The Ray cluster cannot be reached."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (MLflow's run to pages), or its type's name when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

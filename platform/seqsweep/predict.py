@@ -17,24 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqsweep import store
-from seqsweep.errors import DataError, RegistryError
+from seqsweep import registry
+from seqsweep.errors import DataError
 
 log = logging.getLogger(__name__)
-
-
-def _load_model(model_uri: str, tracking_uri: str | None):
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    uri = store.tracking_uri(tracking_uri)
-    if mlflow.get_tracking_uri() != uri:
-        mlflow.set_tracking_uri(uri)  # models:/ URIs resolve through the process-wide registry URI
-    try:
-        return mlflow.pyfunc.load_model(model_uri)
-    except (MlflowException, OSError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise RegistryError(f"cannot load model {model_uri!r}: {first}") from None
 
 
 def _seqsweep_ensemble(model):
@@ -138,7 +124,7 @@ def predict_file(
         raise DataError(f"batch_size must be >= 1, got {batch_size}")
     input_path, out_path = Path(input_path), Path(out_path)
     df = read_sequences(input_path, labels=labels)  # DataError on a bad file, before the model loads
-    model = _load_model(model_uri, tracking_uri)
+    model = registry.load_model(model_uri, tracking_uri)
     ensemble = _seqsweep_ensemble(model)
     _check_input(df, input_path, ensemble)
 

@@ -26,13 +26,12 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.models import Model, ModelSignature
+from mlflow.models import ModelSignature
 from mlflow.models.model import ModelInfo
 from mlflow.types import ColSpec, Schema
 
-from seqsweep import store
-from seqsweep.ensemble import Ensemble, load_ensemble, read_meta
-from seqsweep.errors import DataError, TrackingError
+from seqsweep.ensemble import Ensemble, load_ensemble
+from seqsweep.errors import DataError
 from seqsweep.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -104,7 +103,7 @@ def _as_frame(model_input: Any) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------------------
-# Logging (runs in the driver, never in the model-serving process)
+# Packaging, for logging the model (in the driver, never in the model-serving process)
 
 
 def model_signature(use_accessibility: bool, task: Task | None = None) -> ModelSignature:
@@ -180,30 +179,9 @@ def _package_dir() -> Path:
     return Path(seqsweep.__file__).resolve().parent
 
 
-def log_ensemble_model(
-    ensemble_dir: str | Path,
-    *,
-    name: str = "model",
-    run_id: str | None = None,
-    input_example_sequences: list[str] | None = None,
-    tracking_uri: str | None = None,
-) -> ModelInfo:
-    """Log the ensemble in `ensemble_dir` as a pyfunc model into run `run_id` (default: the active run).
-
-    tracking_uri: the store holding that run (default: store.tracking_uri(), i.e. $MLFLOW_TRACKING_URI or
-    the embedded store). MLflow's model logging only uses the process-wide tracking URI, so it is set.
-    Returns MLflow's ModelInfo; `info.model_uri` (``models:/m-...``) is what registry.register_trial_model takes.
-    """
-    ensemble_dir = Path(ensemble_dir).resolve()
-    meta = read_meta(ensemble_dir)  # fail here, with a clear message, rather than inside MLflow
-    uri = store.tracking_uri(tracking_uri)
-    if mlflow.get_tracking_uri() != uri:
-        mlflow.set_tracking_uri(uri)
-    if run_id is None:
-        active = mlflow.active_run()
-        if active is None:
-            raise TrackingError("log_ensemble_model: no active MLflow run; start one or pass run_id")
-        run_id = active.info.run_id
+def package(ensemble_dir: Path, meta: dict[str, Any], input_example_sequences: list[str] | None) -> dict[str, Any]:
+    """What MLflow's Model.log needs to package the ensemble in `ensemble_dir` (its model.json read as `meta`)
+    as this model from code; tracking.log_ensemble_model logs it into a run."""
     use_acc = bool(meta["use_accessibility"])
     seq_len = int(meta["seq_len"])
     variable = "pad" in meta.get("encoding", {})  # trained with data.length: any length is padded and trimmed
@@ -217,34 +195,27 @@ def log_ensemble_model(
     example = pd.DataFrame({SEQUENCE: seqs})
     if use_acc:
         example[ACCESSIBILITY] = np.linspace(0.0, 1.0, len(seqs))
-    log.debug("logging %s as model %r of run %s", ensemble_dir, name, run_id)
-    # Model.log rather than mlflow.pyfunc.log_model: only it takes a run_id, and the driver logs a trial's
-    # model into that trial's run without making it the active run. The signature is given, so MLflow does
-    # not run the model to infer one; it still loads the logged model once and predicts on the example to
-    # check that the model can be served, which catches a broken model at logging time.
-    # MLflow files a logged model under the *active* experiment (Default when none is set), not under the
-    # experiment of `run_id`: make the run's experiment the active one so the model lands next to its run
-    # (and in that experiment's artifact location).
-    experiment_id = mlflow.MlflowClient(uri).get_run(run_id).info.experiment_id
-    if mlflow.active_run() is None:
-        mlflow.set_experiment(experiment_id=experiment_id)
-    return Model.log(
-        artifact_path=None,  # deprecated in favour of `name`, but still a required positional
-        name=name,
-        flavor=mlflow.pyfunc,
-        run_id=run_id,
-        python_model=str(Path(__file__).resolve()),
-        artifacts={"ensemble": str(ensemble_dir)},
-        code_paths=[str(_package_dir())],
-        signature=model_signature(use_acc, Task.from_dict(meta.get("task"))),
-        input_example=example,
-        pip_requirements=pip_requirements(),
-        metadata={
+    return {
+        "python_model": str(Path(__file__).resolve()),
+        "artifacts": {"ensemble": str(ensemble_dir)},
+        "code_paths": [str(_package_dir())],
+        "signature": model_signature(use_acc, Task.from_dict(meta.get("task"))),
+        "input_example": example,
+        "pip_requirements": pip_requirements(),
+        "metadata": {
             "seqsweep_architecture": meta["architecture"],
             "seqsweep_version": meta.get("seqsweep_version"),
             "seqsweep_task": Task.from_dict(meta.get("task")).type,
         },
-    )
+    }
+
+
+def log_ensemble_model(ensemble_dir: str | Path, **kwargs: Any) -> ModelInfo:
+    """seqsweep.tracking.log_ensemble_model, kept importable from here; imported when called, because this file
+    also runs in serving processes, which need neither the tracking code nor Ray."""
+    from seqsweep.tracking.runs import log_ensemble_model as log_model
+
+    return log_model(ensemble_dir, **kwargs)
 
 
 mlflow.models.set_model(SeqsweepModel())

@@ -26,16 +26,14 @@ import numpy as np
 import optuna
 from ray.tune.search.optuna import OptunaSearch
 
-from seqsweep import cv, data, store, tracking
+from seqsweep import data, store, tracking
 from seqsweep.config import JobSpec
-from seqsweep.errors import ClusterError, ConfigError, DataError, SeqsweepError
+from seqsweep.errors import ClusterError, ConfigError, SeqsweepError
+from seqsweep.prepare import PreparedData, length_of, prepare_data
 from seqsweep.search_space import SearchSpace, load_search_space
 from seqsweep.trainable import TrialSettings
 
 log = logging.getLogger(__name__)
-
-
-from seqsweep.prepare import PreparedData, length_of, prepare_data  # noqa: E402  re-exported: sweep.prepare_data
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -270,6 +268,21 @@ class SweepResult:
 
 
 @dataclass(frozen=True)
+class SweepSetup:
+    """What `run` checked and prepared before Ray started, handed to `_run_on_ray`."""
+
+    job: JobSpec
+    space: SearchSpace
+    uri: str  # the tracking store's
+    experiment_id: str
+    prepared: PreparedData
+    state: dict[str, Any] | None  # the earlier sweep's state (from _read_state) when resuming, else None
+    started: float  # time.time() when `run` was called
+    verbose: bool
+    emit: Callable[[str], None]
+
+
+@dataclass(frozen=True)
 class DryRunReport:
     data: dict[str, Any]
     folds: int
@@ -358,7 +371,9 @@ def run(
     # Ray starts (or is joined) before any run is created: a cluster that cannot be reached leaves no trace.
     started_ray = init_ray(address, verbose=verbose)
     try:
-        return _run_on_ray(job, space, uri, experiment_id, prepared, state, started, verbose, emit)
+        setup = SweepSetup(job=job, space=space, uri=uri, experiment_id=experiment_id, prepared=prepared, state=state,
+                           started=started, verbose=verbose, emit=emit)
+        return _run_on_ray(setup)
     finally:
         if started_ray:
             import ray
@@ -366,9 +381,20 @@ def run(
             ray.shutdown()
 
 
-def _run_on_ray(job, space, uri, experiment_id, prepared, state, started, verbose, emit) -> SweepResult:
+def _restore_tuner(tune_path: Path, trainable, callbacks: list) -> Any:
     from ray import tune
 
+    tuner = tune.Tuner.restore(str(tune_path), trainable=trainable, resume_errored=False, restart_errored=True)
+    # The restored run config holds the callbacks pickled at the first start, and Tune has no public way to
+    # give a restored Tuner fresh ones (ray-project/ray#41364): set them on its private TunerInternal.
+    tuner._local_tuner.get_run_config().callbacks = callbacks
+    return tuner
+
+
+def _run_on_ray(setup: SweepSetup) -> SweepResult:
+    from ray import tune
+
+    job, uri, experiment_id, state = setup.job, setup.uri, setup.experiment_id, setup.state
     metric = job.search.metric
 
     # A sweep of this job that a killed driver left RUNNING is closed now, so the UI never shows it running.
@@ -383,7 +409,7 @@ def _run_on_ray(job, space, uri, experiment_id, prepared, state, started, verbos
         parent_run_id = tracking.find_sweep_run(uri, experiment_id, sweep_id) or state["parent_run_id"]
         # Runs a killed driver left RUNNING are closed first; then the parent reopens for the resumed trials.
         tracking.close_stale_runs(uri, experiment_id, sweep_id)
-        tracking.client(uri).update_run(parent_run_id, status="RUNNING")
+        tracking.reopen_sweep_run(uri, parent_run_id)
     else:
         sweep_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid() % 10000:04d}"
         parent_run_id = tracking.start_sweep_run(
@@ -392,7 +418,7 @@ def _run_on_ray(job, space, uri, experiment_id, prepared, state, started, verbos
             sweep_id=sweep_id,
             job=job,
             search_space_text=Path(job.search_space).read_text(),
-            data_info=prepared.info,
+            data_info=setup.prepared.info,
         )
     tune_name = f"{job.name}-{sweep_id}"
     tune_path = store.tune_dir() / tune_name
@@ -418,8 +444,8 @@ def _run_on_ray(job, space, uri, experiment_id, prepared, state, started, verbos
         sweep_id=sweep_id,
         metric=metric,
         num_trials=job.search.num_trials,
-        example_sequences=data.decode(prepared.train.X[:5]),
-        emit=emit,
+        example_sequences=data.decode(setup.prepared.train.X[:5]),
+        emit=setup.emit,
     )
     threads = job.resources.threads or max(1, int(job.resources.cpu))
     settings = TrialSettings(train=job.train, threads=threads, seed=job.cv.seed, length=length_of(job))
@@ -429,25 +455,25 @@ def _run_on_ray(job, space, uri, experiment_id, prepared, state, started, verbos
     from seqsweep.trainable import run_trial
 
     # with_parameters puts the dataset and folds in Ray's object store once, not once per trial.
-    trainable = tune.with_parameters(run_trial, dataset=prepared.train, folds=prepared.folds, settings=settings)
+    trainable = tune.with_parameters(
+        run_trial, dataset=setup.prepared.train, folds=setup.prepared.folds, settings=settings
+    )
     trainable = tune.with_resources(trainable, {"cpu": job.resources.cpu, "gpu": job.resources.gpu})
     run_config = tune.RunConfig(
         name=tune_name,
         storage_path=str(store.tune_dir()),
         callbacks=[callback],
         failure_config=tune.FailureConfig(max_failures=job.resources.max_retries),
-        verbose=2 if verbose else 0,
+        verbose=2 if setup.verbose else 0,
     )
     if state is not None and tune.Tuner.can_restore(str(tune_path)):
-        tuner = tune.Tuner.restore(str(tune_path), trainable=trainable, resume_errored=False, restart_errored=True)
-        # The restored run config carries the callbacks pickled at the first start; use fresh ones.
-        tuner._local_tuner.get_run_config().callbacks = [callback]
+        tuner = _restore_tuner(tune_path, trainable, [callback])
     else:
         import optuna
 
         storage = optuna_storage(optuna_uri)
         searcher = ResumableOptunaSearch(
-            space=space.define_by_run(),
+            space=setup.space.define_by_run(),
             metric=metric,
             mode="max",
             sampler=_sampler(job),
@@ -498,7 +524,7 @@ def _run_on_ray(job, space, uri, experiment_id, prepared, state, started, verbos
         metric=metric,
         records=records,
         tune_path=str(tune_path),
-        seconds=time.time() - started,
+        seconds=time.time() - setup.started,
         interrupted=interrupted,
     )
     if interrupted:
@@ -533,7 +559,7 @@ def _run_on_ray(job, space, uri, experiment_id, prepared, state, started, verbos
                 "trial": str(best.number),
                 "run_id": best.run_id,
                 "job": job.name,
-                "data.fingerprint": prepared.info["fingerprint"],
+                "data.fingerprint": setup.prepared.info["fingerprint"],
                 "cv_weighted_accuracy": f"{best.last.get('cv_weighted_accuracy', math.nan):.6f}",
                 "cv_weighted_accuracy_std": f"{best.last.get('cv_weighted_accuracy_std', math.nan):.6f}",
                 "cv_roc_auc": f"{best.last.get('cv_roc_auc', math.nan):.6f}",
@@ -544,7 +570,7 @@ def _run_on_ray(job, space, uri, experiment_id, prepared, state, started, verbos
         decision = registry.promote_if_better(
             job.model_name,
             mv.version,
-            test_data=prepared.test,
+            test_data=setup.prepared.test,
             metric=job.registry.metric,
             min_improvement=job.registry.min_improvement,
             tracking_uri=uri,
@@ -553,7 +579,7 @@ def _run_on_ray(job, space, uri, experiment_id, prepared, state, started, verbos
         extra_tags["registry.model"] = f"{job.model_name}/{mv.version}"
         extra_tags["registry.decision"] = decision.reason[:5000]
         if decision.challenger_score is not None and not math.isnan(decision.challenger_score):
-            extra_metrics[f"heldout_{job.registry.metric}" if prepared.test is not None else "registered_score"] = float(
+            extra_metrics[f"heldout_{job.registry.metric}" if setup.prepared.test is not None else "registered_score"] = float(
                 decision.challenger_score
             )
     tracking.finish_sweep_run(

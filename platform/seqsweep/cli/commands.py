@@ -1,0 +1,177 @@
+"""The subcommands: each takes the parsed arguments, prints its result on stdout, and returns the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from seqsweep import store
+from seqsweep.errors import SeqsweepError
+
+
+def err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# sweep
+# ------------------------------------------------------------------------------------------------------------
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from seqsweep import sweep
+    from seqsweep.cli.format import leaderboard
+    from seqsweep.config import load_job
+
+    job = load_job(args.job, args.set)
+    if args.dry_run:
+        report = sweep.dry_run(job)
+        print(f"job {job.name}: OK ({args.job})")
+        print(f"data: {report.data['rows']} rows, {report.data['positives']} positives, length {report.data['length']}, "
+              f"held-out rows {report.data['test_rows']}, {report.folds} folds")
+        for arch, n in report.architectures.items():
+            print(f"  {arch:<12} builds ({n:,} parameters)")
+        return 0
+
+    err(f"sweep {job.name}: {job.search.num_trials} trials, {job.cv.folds}-fold CV, "
+        f"up to {job.search.max_concurrent} at a time, tracking {store.redact(store.tracking_uri(job.tracking.uri))}")
+    try:
+        result = sweep.run(job, resume=args.resume, verbose=args.verbose, emit=err)
+    except KeyboardInterrupt:
+        err(f"interrupted. Continue this sweep with: seqsweep sweep {args.job} --resume")
+        return 130
+    if result.interrupted:
+        err(f"interrupted. Continue this sweep with: seqsweep sweep {args.job} --resume")
+        return 130
+
+    print()
+    print(leaderboard(result))
+    print()
+    n = {s: sum(r.status == s for r in result.records) for s in ("completed", "pruned", "failed")}
+    print(f"{len(result.records)} trials: {n['completed']} completed, {n['pruned']} pruned, {n['failed']} failed "
+          f"in {result.seconds:.0f}s (sweep {result.sweep_id})")
+    for r in result.failed:
+        print(f"  FAILED trial {r.number} {r.config}: {r.error}")
+    for note in result.notes:
+        print(f"NOTE: {note}")
+    if result.best is None:
+        print("no trial completed: nothing was registered" + (" (every trial failed)" if result.failed else ""))
+    if result.model_version:
+        d = result.decision
+        print(f"registered {job.model_name} version {result.model_version} as 'challenger'; "
+              f"{'PROMOTED to champion' if d.promoted else 'champion unchanged'}: {d.reason}")
+    print(f"MLflow: {store.redact(result.uri)} experiment '{job.experiment_name}' (run `make ui` and open http://127.0.0.1:5000)")
+    return result.exit_code
+
+
+# ------------------------------------------------------------------------------------------------------------
+# data
+# ------------------------------------------------------------------------------------------------------------
+def cmd_data_check(args: argparse.Namespace) -> int:
+    from seqsweep import data
+
+    ds = data.load(args.path, labels=args.labels)
+    print(data.format_summary(data.summary(ds)))
+    return 0
+
+
+def cmd_data_synth(args: argparse.Namespace) -> int:
+    from seqsweep import data
+
+    ds = data.synth(args.out, n=args.n, positive_rate=args.positive_rate, seed=args.seed)
+    print(f"wrote {len(ds)} sequences ({ds.n_positive} positives) to {args.out}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------------------
+# models and registry
+# ------------------------------------------------------------------------------------------------------------
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from seqsweep import models
+
+    if args.name is None:
+        print("Architectures (seqsweep.models):")
+        print(models.describe_models())
+        db = Path(store.tracking_uri()[len("sqlite:///"):]) if store.tracking_uri().startswith("sqlite:///") else None
+        if db is not None and not db.exists():
+            return 0
+    from seqsweep import registry
+    from seqsweep.cli.format import format_versions
+
+    rows = registry.list_versions(args.name)
+    if args.name is None:
+        print("\nRegistered models:" if rows else "\nRegistered models: none yet (run `make sweep`)")
+    if rows:
+        print(format_versions(rows))
+    return 0
+
+
+def cmd_models_show(args: argparse.Namespace) -> int:
+    from seqsweep import registry
+    from seqsweep.cli.format import format_show
+
+    print(format_show(registry.show(args.ref)))
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from seqsweep import registry
+
+    d = registry.promote(args.name, args.version, force=args.force)
+    print(("promoted" if d.promoted else "not promoted") + f": {d.reason}")
+    return 0 if d.promoted else 1
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from seqsweep import predict
+
+    metrics = predict.predict_file(args.model, args.input, args.out, batch_size=args.batch_size,
+                                   progress=not args.quiet)
+    print(f"wrote {args.out}")
+    for k in ("weighted_accuracy", "roc_auc", "pr_auc", "precision", "recall", "f1"):
+        if k in metrics:
+            print(f"  {k:<18} {metrics[k]:.4f}")
+    return 0
+
+
+def _exec(argv: list[str]) -> int:
+    err("$ " + " ".join(argv))
+    # MLflow's servers start helpers (uvicorn, gunicorn) found through PATH: put this interpreter's bin/ first,
+    # so `.venv/bin/seqsweep serve` works without an activated virtual environment.
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+    try:
+        return subprocess.call(argv)
+    except KeyboardInterrupt:
+        return 130
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from seqsweep import predict
+
+    os.environ.setdefault("MLFLOW_TRACKING_URI", store.tracking_uri())
+    return _exec(predict.serve_command(args.model, port=args.port, host=args.host))
+
+
+def _mlflow_bin() -> str:
+    return shutil.which("mlflow", path=str(Path(sys.executable).parent)) or "mlflow"
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    uri = store.tracking_uri()
+    argv = [_mlflow_bin(), "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port)]
+    if store.uses_embedded_store(uri):
+        store.artifacts_dir().mkdir(parents=True, exist_ok=True)
+        argv += ["--default-artifact-root", store.artifacts_dir().as_uri()]
+    return _exec(argv)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    exe = shutil.which("optuna-dashboard", path=str(Path(sys.executable).parent))
+    if exe is None:
+        raise SeqsweepError("optuna-dashboard is not installed: pip install optuna-dashboard")
+    db = store.mlruns_dir() / "optuna.db"
+    if not db.exists():
+        raise SeqsweepError(f"{db}: no Optuna studies yet (run a sweep first)")
+    return _exec([exe, f"sqlite:///{db}", "--host", args.host, "--port", str(args.port)])
