@@ -111,5 +111,5 @@ def test_decision_tags_and_metric_check():
     assert decision_tags(auto(0.5, None, champion=None), "t")["promotion.champion_version_before"] == "-"
     assert score_text(None) == "-" and score_text(0.123456) == "0.1235"
     assert check_metric("roc_auc") == "roc_auc"
-    with pytest.raises(RegistryError, match="promotion metric must be one of weighted_accuracy, roc_auc, pr_auc"):
-        check_metric("accuracy")
+    with pytest.raises(RegistryError, match="promotion metric must be one of weighted_accuracy, roc_auc, pr_auc, accuracy"):
+        check_metric("f1")

@@ -208,6 +208,15 @@ class JobSpec(_Strict):
     # Where the job came from (set by load_job; not a YAML key).
     source: Path | None = Field(None, exclude=True)
 
+    @model_validator(mode="after")
+    def _metrics_fit_the_task(self) -> "JobSpec":
+        single = self.task.type in ("multiclass", "next_base")
+        for key, value in (("search.metric", self.search.metric), ("search.prune_metric", self.search.prune_metric),
+                           ("registry.metric", self.registry.metric)):
+            if value in ("cv_accuracy", "accuracy") and not single:
+                raise ValueError(f"'{key}' {value!r} is for multiclass and next_base tasks; this job's task.type is {self.task.type}")
+        return self
+
     @property
     def experiment_name(self) -> str:
         return self.tracking.experiment or self.name

@@ -258,3 +258,15 @@ def evaluate_task(task, y, p, w) -> dict[str, np.ndarray | float]:
     if task.type == "binary":
         return evaluate_proba(y, p, w)
     return task_scores(task, y, p, w, logits=False)
+
+
+def output_rows(task, scores: dict) -> list[dict]:
+    """Per-task (multilabel) or per-class (multiclass, next_base) rows of a task_scores / evaluate_task dict:
+    name, roc_auc, pr_auc (+ weighted_accuracy per task); [] for binary."""
+    if task.type == "binary":
+        return []
+    prefix = "class_" if task.single_label else "task_"
+    keys = ["roc_auc", "pr_auc"] + ([] if task.single_label else ["weighted_accuracy"])
+    return [
+        {"name": name, **{key: float(scores[prefix + key][j]) for key in keys}} for j, name in enumerate(task.names)
+    ]

@@ -162,3 +162,60 @@ def confusion_matrix(title: str, m: dict[str, float]):
         title=f"{title}\nrow counts; weighted accuracy {m['weighted_accuracy']:.3f}",
     )
     return "confusion.png", fig
+
+
+# --------------------------------------------------------------------------------------------------------
+# Several outputs: per-task scores (multilabel) and the class confusion matrix (multiclass, next_base)
+
+
+def output_figures(title: str, rows: list[dict], confusion: list[list[int]] | None, names: list[str]) -> list[tuple[str, Any]]:
+    """per_output_roc_auc.png (sorted bars, one per task or class) and, for classes, class_confusion.png."""
+    figures = [per_output_roc_auc(title, rows), class_confusion(title, confusion, names)]
+    return [f for f in figures if f is not None]
+
+
+def per_output_roc_auc(title: str, rows: list[dict]):
+    """ROC AUC of each task (or class), sorted, with the unscorable ones named at the bottom."""
+    from matplotlib.figure import Figure
+
+    scored = sorted((r for r in rows if np.isfinite(r.get("roc_auc", np.nan))), key=lambda r: r["roc_auc"])
+    if not scored:
+        return None
+    shown = scored if len(scored) <= 60 else scored[:30] + scored[-30:]  # 690 bars are unreadable: both ends
+    fig = Figure(figsize=(6.5, 0.22 * len(shown) + 1.6), layout="constrained")
+    ax = fig.add_subplot()
+    ax.barh([r["name"] for r in shown], [r["roc_auc"] for r in shown], color="tab:blue")
+    ax.axvline(0.5, ls="--", c="grey", lw=0.8)
+    mean = float(np.mean([r["roc_auc"] for r in scored]))
+    ax.axvline(mean, c="black", lw=1.0, label=f"mean {mean:.3f}")
+    lost = len(rows) - len(scored)
+    note = f"; {lost} unscorable (one class only), not shown" if lost else ""
+    cut = f" (lowest and highest 30 of {len(scored)})" if len(shown) < len(scored) else ""
+    ax.set(xlim=(0, 1), xlabel="ROC AUC", title=f"{title}\nper output{cut}{note}")
+    ax.tick_params(axis="y", labelsize=7)
+    ax.legend(loc="lower right", fontsize=7)
+    return "per_output_roc_auc.png", fig
+
+
+def class_confusion(title: str, confusion: list[list[int]] | None, names: list[str]):
+    """Row counts of true class (rows) by predicted class (columns), each row shaded by its share."""
+    from matplotlib.figure import Figure
+
+    if confusion is None:
+        return None
+    counts = np.asarray(confusion, dtype=np.int64)
+    if counts.shape[0] > 40:
+        return None  # a 256 x 256 k-mer matrix says nothing at this size; the CSV holds it
+    share = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    side = 1.0 + 0.45 * len(names)
+    fig = Figure(figsize=(side + 1.5, side), layout="constrained")
+    ax = fig.add_subplot()
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    if len(names) <= 12:
+        for (i, j), n in np.ndenumerate(counts):
+            ax.text(j, i, str(n), ha="center", va="center", fontsize=8, color="white" if share[i, j] > 0.5 else "black")
+    ticks = list(range(len(names)))
+    ax.set(xticks=ticks, yticks=ticks, xlabel="predicted class (argmax)", ylabel="true class", title=f"{title}\nrow counts")
+    ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticklabels(names, fontsize=8)
+    return "class_confusion.png", fig

@@ -560,10 +560,12 @@ def _run_on_ray(setup: SweepSetup) -> SweepResult:
                 "run_id": best.run_id,
                 "job": job.name,
                 "data.fingerprint": setup.prepared.info["fingerprint"],
-                "cv_weighted_accuracy": f"{best.last.get('cv_weighted_accuracy', math.nan):.6f}",
-                "cv_weighted_accuracy_std": f"{best.last.get('cv_weighted_accuracy_std', math.nan):.6f}",
-                "cv_roc_auc": f"{best.last.get('cv_roc_auc', math.nan):.6f}",
-                "cv_pr_auc": f"{best.last.get('cv_pr_auc', math.nan):.6f}",
+                "task": prepared.train.task.type,
+                **{
+                    key: f"{best.last.get(key, math.nan):.6f}"
+                    for key in ("cv_weighted_accuracy", "cv_weighted_accuracy_std", "cv_roc_auc", "cv_pr_auc", "cv_accuracy")
+                    if key in best.last or key != "cv_accuracy"
+                },
             },
         )
         result.model_version = str(mv.version)

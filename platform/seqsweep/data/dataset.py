@@ -60,6 +60,15 @@ class Dataset:
             return np.full(len(self), self.seq_len, dtype=np.int64)
         return (self.spans[:, 1] - self.spans[:, 0]).astype(np.int64)
 
+    def sequences(self) -> list[str]:
+        """The rows as DNA strings without their padding (what a user would have passed a model)."""
+        from seqsweep.data.encoding import decode  # here: encoding imports this module
+
+        seqs = decode(self.X)
+        if self.spans is None:
+            return seqs
+        return [s[a:b] for s, (a, b) in zip(seqs, self.spans.tolist())]
+
     def subset(self, idx: np.ndarray) -> "Dataset":
         """Rows `idx`, weights kept as they are (stratified subsets keep the class ratio)."""
         return Dataset(

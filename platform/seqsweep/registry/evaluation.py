@@ -33,9 +33,7 @@ def _model_input(model, dataset: Dataset):
     """The Dataset as the DataFrame the served model takes (so evaluation goes through the served path)."""
     import pandas as pd
 
-    from seqsweep.data import decode
-
-    df = pd.DataFrame({"sequence": decode(dataset.X)})
+    df = pd.DataFrame({"sequence": dataset.sequences()})  # without padding: the model pads as trained
     schema = model.metadata.get_input_schema()
     wants_accessibility = schema is not None and "accessibility" in schema.input_names()
     if wants_accessibility:
@@ -47,42 +45,68 @@ def _model_input(model, dataset: Dataset):
     return df
 
 
+def model_scores(task, out) -> np.ndarray:
+    """The model's output table -> its probabilities, (N,) for binary, (N, K) for K tasks or classes."""
+    if task.type == "binary":
+        return out["probability"].to_numpy(dtype=np.float64)
+    missing = [n for n in task.names if n not in out.columns]
+    if missing:
+        raise RegistryError(f"the model's output has no column {missing[0]!r}: it was not trained for these {task.type} data")
+    return out[list(task.names)].to_numpy(dtype=np.float64)
+
+
 def evaluate_version(
     model_name: str, version: int | str, dataset: Dataset, *, tracking_uri: str | None = None
 ) -> dict[str, float]:
     """Score version `version` of `model_name` on `dataset`, loaded as users load it (pyfunc, models:/ URI).
 
-    Returns seqsweep.metrics.evaluate_proba's dict (weighted_accuracy, roc_auc, pr_auc, precision, recall,
-    f1, tn, fp, fn, tp), weighted by dataset.w. Records them on the version as `heldout_*` tags (with the
-    data's source, fingerprint and row count) and logs ROC/PR/confusion PNGs to the version's source run.
+    Returns the task's scalar metrics (seqsweep.metrics.evaluate_task: for binary weighted_accuracy, roc_auc,
+    pr_auc, precision, recall, f1, tn, fp, fn, tp; for multilabel the task means; for multiclass and
+    next_base also accuracy and top_k_accuracy), weighted by dataset.w. Records them on the version as
+    `heldout_*` tags (with the data's source, fingerprint and row count) and logs the plots to the version's
+    source run: ROC/PR/confusion PNGs for binary; the per-task or per-class table (per_output.csv, also
+    named by the version's `heldout_outputs` tag), its ROC AUC bars and the class confusion matrix otherwise.
     """
     from seqsweep.data import fingerprint
-    from seqsweep.metrics import evaluate_proba
+    from seqsweep.metrics import evaluate_task, output_rows
 
     c = client.open_client(tracking_uri)
     mv = client.get_version(c, model_name, version)
     v = int(mv.version)
     model = client.load_version(model_name, v)
-    df = _model_input(model, dataset)
-    p = model.predict(df)["probability"].to_numpy(dtype=np.float64)
-    metrics = evaluate_proba(dataset.y, p, dataset.w)
-    tags: dict[str, Any] = {f"{HELDOUT_PREFIX}{k}": float(val) for k, val in metrics.items()}
+    task = dataset.task
+    p = model_scores(task, model.predict(_model_input(model, dataset)))
+    found = evaluate_task(task, dataset.y, p, dataset.w)
+    metrics = {k: float(val) for k, val in found.items() if np.ndim(val) == 0}
+    tags: dict[str, Any] = {f"{HELDOUT_PREFIX}{k}": val for k, val in metrics.items()}
     tags[TAG_HELDOUT_DATA] = dataset.source
     tags[TAG_HELDOUT_FINGERPRINT] = fingerprint(dataset)
     tags[TAG_HELDOUT_ROWS] = len(dataset)
+    artifact_dir = f"evaluation/{model_name}/v{v}"
+    if task.type != "binary":
+        tags[f"{HELDOUT_PREFIX}outputs"] = f"runs:/{mv.run_id}/{artifact_dir}/per_output.csv" if mv.run_id else "-"
     client.set_tags(c, model_name, v, tags)
-    if mv.run_id:
-        artifact_dir = f"evaluation/{model_name}/v{v}"
-        with tempfile.TemporaryDirectory(prefix="seqsweep-eval-") as tmp:
-            title = f"{model_name} v{v} on {Path(dataset.source).name}"
-            figures = plots.evaluation_figures(title, dataset.y, p, dataset.w, metrics)
-            plots.save(figures, Path(tmp), **plots.EVALUATION_SAVE)
-            (Path(tmp) / "metrics.json").write_text(
-                json.dumps({"data": dataset.source, "rows": len(dataset), **metrics}, indent=2) + "\n"
-            )
-            with client.registry_errors(f"model {model_name!r} version {v}: cannot log plots to run {mv.run_id}"):
-                runs.log_artifacts(c, mv.run_id, tmp, artifact_dir)
-        log.info("evaluation plots of %s v%s: run %s, artifacts %s/", model_name, v, mv.run_id, artifact_dir)
-    else:
+    if not mv.run_id:
         log.warning("%s v%s has no source run; evaluation plots not stored", model_name, v)
+        return metrics
+    title = f"{model_name} v{v} on {Path(dataset.source).name}"
+    with client.registry_errors(f"model {model_name!r} version {v}: cannot log plots to run {mv.run_id}"):
+        if task.type == "binary":
+            with tempfile.TemporaryDirectory(prefix="seqsweep-eval-") as tmp:
+                figures = plots.evaluation_figures(title, dataset.y, p, dataset.w, metrics)
+                plots.save(figures, Path(tmp), **plots.EVALUATION_SAVE)
+                (Path(tmp) / "metrics.json").write_text(
+                    json.dumps({"data": dataset.source, "rows": len(dataset), **metrics}, indent=2) + "\n"
+                )
+                runs.log_artifacts(c, mv.run_id, tmp, artifact_dir)
+        else:
+            confusion = found["confusion"].tolist() if task.single_label else None
+            runs.log_output_report(c, mv.run_id, rows=output_rows(task, found), names=list(task.names),
+                                   confusion=confusion, title=title, artifact_dir=artifact_dir)
+            with tempfile.TemporaryDirectory(prefix="seqsweep-eval-") as tmp:
+                (Path(tmp) / "metrics.json").write_text(
+                    json.dumps({"data": dataset.source, "rows": len(dataset), **metrics}, indent=2) + "\n"
+                )
+                runs.log_artifacts(c, mv.run_id, tmp, artifact_dir)
+    log.info("evaluation plots of %s v%s: run %s, artifacts %s/", model_name, v, mv.run_id, artifact_dir)
     return metrics

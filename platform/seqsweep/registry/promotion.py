@@ -23,7 +23,7 @@ from seqsweep.errors import RegistryError
 from seqsweep.registry.tags import CHAMPION, CV_PREFIX, HELDOUT_PREFIX, PROMOTION_PREFIX, TAG_HELDOUT_FINGERPRINT, float_tag
 
 #: Metrics a promotion can be decided on (higher is better for all of them).
-PROMOTION_METRICS = ("weighted_accuracy", "roc_auc", "pr_auc")
+PROMOTION_METRICS = ("weighted_accuracy", "roc_auc", "pr_auc", "accuracy")  # accuracy: single-label tasks
 
 
 @dataclass(frozen=True)

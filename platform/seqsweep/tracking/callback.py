@@ -8,15 +8,18 @@ would stall training (docs/design.md#tracking).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Callable
 
 from ray.tune import Callback
 
 from seqsweep import store
+from seqsweep.trainable import EVALUATION_JSON
 from seqsweep.tracking import runs
 from seqsweep.tracking.records import TrialRecord, best_record, finite, is_metric
 from seqsweep.tracking.ray_errors import error_line
@@ -251,7 +254,18 @@ class SweepCallback(Callback):
     # -- internals ---------------------------------------------------------------------------------
     def _log_model(self, rec: TrialRecord, checkpoint) -> str | None:
         with checkpoint.as_directory() as ckpt_dir:
-            return runs.log_trial_model(self.c, self.uri, rec.run_id, ckpt_dir, self.example_sequences)
+            uri = runs.log_trial_model(self.c, self.uri, rec.run_id, ckpt_dir, self.example_sequences)
+            evaluation = Path(ckpt_dir) / EVALUATION_JSON
+            if evaluation.is_file():  # per-task or per-class CV scores (multilabel, multiclass, next_base)
+                ev = json.loads(evaluation.read_text())
+                names = [r["name"] for r in ev["outputs"]]
+                rows = [{k: (math.nan if v is None else v) for k, v in r.items()} for r in ev["outputs"]]
+                runs.log_output_report(
+                    self.c, rec.run_id, rows=rows, names=names, confusion=ev.get("confusion"),
+                    title=f"trial {rec.number} ({rec.config.get('architecture', '?')}), cross-validation",
+                    artifact_dir="cv_evaluation", metric_prefix="cv",
+                )
+            return uri
 
     def _end_run(self, rec: TrialRecord, status: str, mlflow_status: str, error: str | None = None) -> None:
         rec.status = status

@@ -8,7 +8,9 @@ store sees a single writer and a remote server sees few requests (docs/design.md
 from __future__ import annotations
 
 import logging
+import math
 import platform as _platform
+import re
 import subprocess
 import tempfile
 import time
@@ -333,6 +335,45 @@ def log_ensemble_model(
 
 def log_artifacts(c, run_id: str, local_dir: str | Path, artifact_path: str) -> None:
     c.log_artifacts(run_id, str(local_dir), artifact_path=artifact_path)
+
+
+_METRIC_KEY = re.compile(r"[^A-Za-z0-9_\-. /]")
+
+
+def log_output_report(
+    c,
+    run_id: str,
+    *,
+    rows: list[dict[str, Any]],
+    names: list[str],
+    confusion: list[list[int]] | None,
+    title: str,
+    artifact_dir: str,
+    metric_prefix: str | None = None,
+) -> None:
+    """Per-task or per-class scores of a run: per_output.csv (+ confusion.csv), their figures (seqsweep.plots),
+    under `artifact_dir`; with metric_prefix also one metric per output and score, e.g. `cv_roc_auc/CTCF`
+    (the MLflow UI groups them by what precedes the slash)."""
+    import pandas as pd
+
+    with tempfile.TemporaryDirectory(prefix="seqsweep-outputs-") as tmp:
+        out = Path(tmp)
+        pd.DataFrame(rows).to_csv(out / "per_output.csv", index=False)
+        if confusion is not None:
+            pd.DataFrame(confusion, index=names, columns=names).to_csv(out / "confusion.csv", index_label="true \\ predicted")
+        plots.save(plots.output_figures(title, rows, confusion, names), out, **plots.EVALUATION_SAVE)
+        c.log_artifacts(run_id, str(out), artifact_path=artifact_dir)
+    if metric_prefix is None:
+        return
+    metrics = {
+        f"{metric_prefix}_{key}/{_METRIC_KEY.sub('_', str(row['name']))}": float(value)
+        for row in rows
+        for key, value in row.items()
+        if key in ("roc_auc", "pr_auc", "weighted_accuracy") and value is not None and math.isfinite(float(value))
+    }
+    items = list(metrics.items())
+    for start in range(0, len(items), 1000):  # MLflow takes at most 1,000 metrics per log_batch
+        log_batch(c, run_id, metrics=dict(items[start : start + 1000]))
 
 
 def _user_tags(tags: dict[str, str]) -> dict[str, str]:
