@@ -28,11 +28,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     job = load_job(args.job, args.set)
     if args.dry_run:
         report = sweep.dry_run(job)
+        d = report.data
         print(f"job {job.name}: OK ({args.job})")
-        print(f"data: {report.data['rows']} rows, {report.data['positives']} positives, length {report.data['length']}, "
-              f"held-out rows {report.data['test_rows']}, {report.folds} folds")
+        labels = f", {d['positives']} positives" if d["task"] in ("binary", "multilabel") else ""
+        print(f"data: {d['rows']} rows{labels}, length {d['length']}, held-out rows {d['test_rows']}, {report.folds} folds")
+        print(f"task: {d['task']}; output head: {report.head}")
         for arch, n in report.architectures.items():
-            print(f"  {arch:<12} builds ({n:,} parameters)")
+            print(f"  {arch:<12} builds ({n:,} parameters, {report.head})")
+        for note in report.warnings:
+            print(f"NOTE: {note}")
         return 0
 
     err(f"sweep {job.name}: {job.search.num_trials} trials, {job.cv.folds}-fold CV, "
@@ -71,8 +75,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------------------------
 def cmd_data_check(args: argparse.Namespace) -> int:
     from seqsweep import data
+    from seqsweep.data.encoding import Length
+    from seqsweep.data.labels import LabelSpec
 
-    ds = data.load(args.path, labels=args.labels)
+    length = None if args.length is None else Length(to=args.length, pad=args.pad)
+    ds = data.load(args.path, labels=args.labels, task=LabelSpec(args.task), length=length)
     print(data.format_summary(data.summary(ds)))
     return 0
 
@@ -80,8 +87,16 @@ def cmd_data_check(args: argparse.Namespace) -> int:
 def cmd_data_synth(args: argparse.Namespace) -> int:
     from seqsweep import data
 
-    ds = data.synth(args.out, n=args.n, positive_rate=args.positive_rate, seed=args.seed)
-    print(f"wrote {len(ds)} sequences ({ds.n_positive} positives) to {args.out}")
+    if args.task == "multilabel":
+        ds = data.synth_multilabel(args.out, n=args.n, n_tasks=args.tasks, seed=args.seed)
+        print(f"wrote {len(ds)} sequences with {ds.task.n_outputs} tasks ({ds.n_positive} positive labels) to {args.out}")
+    elif args.task == "multiclass":
+        df = data.synth_multiclass(args.out, n=args.n, seed=args.seed)
+        counts = ", ".join(f"{k} {v}" for k, v in df["label"].value_counts().sort_index().items())
+        print(f"wrote {len(df)} sequences of {df['sequence'].str.len().min()}-{df['sequence'].str.len().max()} bp ({counts}) to {args.out}")
+    else:
+        ds = data.synth(args.out, n=args.n, positive_rate=args.positive_rate, seed=args.seed)
+        print(f"wrote {len(ds)} sequences ({ds.n_positive} positives) to {args.out}")
     return 0
 
 
@@ -92,8 +107,11 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     from seqsweep import models
 
     if args.name is None:
+        from seqsweep.tasks import HEAD_TEXT
+
         print("Architectures (seqsweep.models):")
         print(models.describe_models())
+        print(f"\n{HEAD_TEXT}")
         db = Path(store.tracking_uri()[len("sqlite:///"):]) if store.tracking_uri().startswith("sqlite:///") else None
         if db is not None and not db.exists():
             return 0
@@ -130,7 +148,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     metrics = predict.predict_file(args.model, args.input, args.out, batch_size=args.batch_size,
                                    progress=not args.quiet)
     print(f"wrote {args.out}")
-    for k in ("weighted_accuracy", "roc_auc", "pr_auc", "precision", "recall", "f1"):
+    for k in ("weighted_accuracy", "roc_auc", "pr_auc", "accuracy", "top_k_accuracy", "precision", "recall", "f1"):
         if k in metrics:
             print(f"  {k:<18} {metrics[k]:.4f}")
     return 0
