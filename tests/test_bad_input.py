@@ -24,6 +24,7 @@ def _csv(rows: list[str]) -> str:
 
 GOOD_ROWS = [("ACGT" * 5, 1 if i % 3 == 0 else 0) for i in range(60)]
 GOOD_CSV = _csv([f"{s},{y}" for s, y in GOOD_ROWS])
+CLASS_CSV = _csv([f"{s},{'promoter' if y else 'enhancer'}" for s, y in GOOD_ROWS])
 
 SPACE = "architecture: [cnn, mlp]\nlearning_rate: {low: 1.0e-3, high: 1.0e-2, log: true}\ncnn.filters: [8]\n"
 
@@ -105,6 +106,22 @@ CASES = {
                                 "ray.address '127.0.0.1:9' is unreachable"),
     "unreachable tracking URI": ({"job.yaml": _job(extra="tracking: {uri: 'http://u:secret@127.0.0.1:9'}")},
                                  ["sweep", "job.yaml"], "http://u:***@127.0.0.1:9 is unreachable"),
+    # task types (issue 16)
+    "labels do not fit task.type": ({"data/train.csv": GOOD_CSV.replace(",0\n", ",2\n", 3)}, ["sweep", "job.yaml"],
+                                    "set task.type: multiclass"),
+    "multilabel job, one label column": ({"job.yaml": _job(extra="task: {type: multilabel}")}, ["sweep", "job.yaml"],
+                                         "needs one label_<task> column per task"),
+    "test class never seen in training": (
+        {"job.yaml": _job(data="data: {train: data/train.csv, test: data/test.csv}", extra="task: {type: multiclass}"),
+         "data/train.csv": CLASS_CSV, "data/test.csv": CLASS_CSV + "ACGTACGTACGTACGTACGT,silencer\n"},
+        ["sweep", "job.yaml"], "class 'silencer' is not one of the classes of the training data (enhancer, promoter)"),
+    "data.length shorter than a kernel": (
+        {"job.yaml": _job(data="data: {train: data/train.csv, length: {to: 8}}"),
+         "space.yaml": "architecture: deepbind\ndeepbind.kernel_size: [9]\n"},
+        ["sweep", "job.yaml"], "(the data has data.length.to 8)"),
+    "unknown task type": ({"job.yaml": _job(extra="task: {type: regression}")}, ["sweep", "job.yaml"], "'task'"),
+    "metric of another task": ({"job.yaml": _job(search="search: {num_trials: 2, metric: cv_accuracy}")},
+                               ["sweep", "job.yaml"], "'search.metric' 'cv_accuracy' is for multiclass and next_base"),
     "promote a missing version": ({}, ["promote", "existing", "7"], "has no version 7"),
     "predict wrong length": ({"in.csv": "id,sequence\na,ACGT\n"},
                              ["predict", "--model", "models:/existing@champion", "--input", "in.csv", "--out", "p.csv"],
@@ -137,6 +154,22 @@ def test_bad_input_is_one_line_exit_2_and_loses_nothing(case, home, tmp_path, mo
     assert "Traceback" not in err
     assert _snapshot(home) == before  # no run created, the registry untouched
     assert not (work / "p.csv").exists()
+
+
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+def test_task_jobs_with_good_files_are_valid(task, home, tmp_path, monkeypatch, capsys):
+    """Guards the task cases: the same job with fitting labels passes validation (--dry-run)."""
+    work = tmp_path / "w"
+    (work / "data").mkdir(parents=True)
+    (work / "job.yaml").write_text(_job(extra=f"task: {{type: {task}}}"))
+    (work / "space.yaml").write_text(SPACE)
+    table = CLASS_CSV if task == "multiclass" else "sequence,label_a,label_b\n" + "".join(
+        f"{s},{y},{1 - y}\n" for s, y in GOOD_ROWS)
+    (work / "data" / "train.csv").write_text(table)
+    monkeypatch.setenv("SEQSWEEP_HOME", str(work))
+    assert cli.main(["sweep", str(work / "job.yaml"), "--dry-run"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert f"task: {task}; output head: 2 " in out
 
 
 def test_the_job_with_default_files_is_valid(home, tmp_path, monkeypatch, capsys):

@@ -62,7 +62,9 @@ def make_folds(
                 f"cv.folds: needs 2 <= k <= the number of positives and of negatives, "
                 f"got k={k!r} with {n_pos} positives and {n_neg} negatives"
             )
-    elif isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 2 <= k <= len(s) or len(present) < 2:
+    elif isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 2 <= k <= len(s) or (
+        len(present) < 2 and task.single_label
+    ):
         raise ConfigError(f"cv.folds: needs 2 <= k <= the number of rows and two {what}, got k={k!r}, {len(s)} rows")
     k = int(k)
     placeholder = np.zeros((len(s), 1))  # sklearn splitters want an X; only its length matters
@@ -75,9 +77,9 @@ def make_folds(
         groups = np.asarray(groups).reshape(-1)
         if len(groups) != len(s):
             raise ValueError(f"make_folds: groups has {len(groups)} rows, y has {len(s)}")
-        n_groups = len(np.unique(groups if task.single_label else groups[s == 1]))
+        n_groups = len(np.unique(groups if task.type != "binary" else groups[s == 1]))
         if n_groups < k:
-            holding = "groups" if task.single_label else "groups holding positives"
+            holding = "groups" if task.type != "binary" else "groups holding positives"
             raise ConfigError(
                 f"cv.folds: grouped folds need at least k {holding}, "
                 f"got k={k} with {n_groups} such groups (use fewer folds or smaller blocks)"
@@ -89,6 +91,8 @@ def make_folds(
 
     folds = [(np.sort(tr).astype(np.int64), np.sort(va).astype(np.int64)) for tr, va in splits]
     for i, (_, va) in enumerate(folds):
+        if task.type == "multilabel":
+            break  # a task one fold cannot score is left out of that fold's mean, and said so (prepare.py)
         # ungrouped binary folds always pass (k <= n_pos, n_neg); grouped ones can fail when the groups are lumpy
         if len(np.unique(s[va])) < 2:
             detail = f"{int(s[va].sum())} positives in {len(va)} rows" if task.type == "binary" else f"{len(va)} rows"
@@ -174,7 +178,8 @@ def holdout_split(
                 f"{block_size} bp, fraction={fraction}, seed={seed}); change block_size, fraction or seed"
             )
     log.info(
-        "held out %d of %d rows (%d of %d blocks of %d bp, %d positives)",
-        len(test_idx), len(y), n_test_blocks, len(names), block_size, 0 if task.single_label else int(y[test_idx].sum()),
+        "held out %d of %d rows (%d of %d blocks of %d bp%s)",
+        len(test_idx), len(y), n_test_blocks, len(names), block_size,
+        "" if task.single_label else f", {int(y[test_idx].sum())} {'positives' if task.type == 'binary' else 'rows with a positive label'}",
     )
     return train_idx, test_idx

@@ -26,7 +26,7 @@ import numpy as np
 import optuna
 from ray.tune.search.optuna import OptunaSearch
 
-from seqsweep import data, store, tracking
+from seqsweep import store, tracking
 from seqsweep.config import JobSpec
 from seqsweep.errors import ClusterError, ConfigError, SeqsweepError
 from seqsweep.prepare import PreparedData, length_of, prepare_data
@@ -444,7 +444,7 @@ def _run_on_ray(setup: SweepSetup) -> SweepResult:
         sweep_id=sweep_id,
         metric=metric,
         num_trials=job.search.num_trials,
-        example_sequences=data.decode(setup.prepared.train.X[:5]),
+        example_sequences=setup.prepared.train.subset(np.arange(min(5, len(setup.prepared.train)))).sequences(),
         emit=setup.emit,
     )
     threads = job.resources.threads or max(1, int(job.resources.cpu))
@@ -560,7 +560,7 @@ def _run_on_ray(setup: SweepSetup) -> SweepResult:
                 "run_id": best.run_id,
                 "job": job.name,
                 "data.fingerprint": setup.prepared.info["fingerprint"],
-                "task": prepared.train.task.type,
+                "task": setup.prepared.train.task.type,
                 **{
                     key: f"{best.last.get(key, math.nan):.6f}"
                     for key in ("cv_weighted_accuracy", "cv_weighted_accuracy_std", "cv_roc_auc", "cv_pr_auc", "cv_accuracy")

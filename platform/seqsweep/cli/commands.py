@@ -34,7 +34,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"data: {d['rows']} rows{labels}, length {d['length']}, held-out rows {d['test_rows']}, {report.folds} folds")
         print(f"task: {d['task']}; output head: {report.head}")
         for arch, n in report.architectures.items():
-            print(f"  {arch:<12} builds ({n:,} parameters, {report.head})")
+            print(f"  {arch:<12} builds ({n:,} parameters)")
         for note in report.warnings:
             print(f"NOTE: {note}")
         return 0
