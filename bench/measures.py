@@ -287,12 +287,12 @@ def sweep_overhead(quick: bool, threads: int) -> dict[str, Any]:
     train_dir = synthetic_dir(4000)
     # 8 trials as in the issue's own measurement: per-sweep costs (the first worker's start, the final report)
     # are spread over a realistic number of trials. The issue's two trial sizes, ~2 s and ~10 s, are set in
-    # epochs from a timed plain trial below: the machine's speed drifts (on 2026-12-02 an epoch of this cnn took
-    # 0.3-0.9 s), so a fixed epoch count gave trials of 3-9 s for the "10 s" size.
+    # epochs from a timed plain trial below: the machine's speed drifts (an epoch of this cnn took 0.3-0.9 s
+    # within one day), so a fixed epoch count gave trials of 3-9 s for the "10 s" size.
     sizes = [("short", 2.0)] + ([] if quick else [("long", 10.0)])
-    # The machine's speed drifts by up to ~30% within minutes (measured 2026-12-02: the same plain loop 75 s,
-    # then 54 s). Runs go in adjacent pairs, plain then sweep, then sweep then plain, ...; the ratio is the
-    # median of the pairs' ratios, not best against best.
+    # The machine's speed drifts by up to ~30% within minutes (the same plain loop 75 s, then 54 s). Runs go
+    # in adjacent pairs, plain then sweep, then sweep then plain, ...; the ratio is the median of the pairs'
+    # ratios, not best against best.
     reps = 1 if quick else 3
     trials = 4 if quick else 8
     rows, details, notes = [], {}, []

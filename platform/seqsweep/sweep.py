@@ -55,7 +55,7 @@ def _balanced(ds: data.Dataset) -> bool:
 
 def _with_balancing_weights(ds: data.Dataset) -> data.Dataset:
     # A subset changes the class ratio a little; class-balancing weights must then be recomputed, or
-    # "always positive" stops scoring 0.5 (DESIGN.md, measured facts).
+    # "always positive" stops scoring 0.5 (docs/design.md#class-balancing-weights).
     return data.Dataset(X=ds.X, y=ds.y, w=data.class_balancing_weights(ds.y), ids=ds.ids, a=ds.a, source=ds.source)
 
 
@@ -151,12 +151,8 @@ def init_ray(address: str | None, *, verbose: bool = False) -> bool:
             raise ClusterError(f"ray.address {address!r}: cannot join the cluster: {str(exc).splitlines()[0]}") from None
         return True
     # Locally the workers inherit the environment of the runtime started here, so no runtime_env: with one,
-    # every task and actor gets a worker started through Ray's runtime-env agent instead of one Ray prestarted
-    # at ray.init (measured on 2 cores: a first task 1.9 s instead of 0.6 s, an actor 1.6 s instead of 0.3 s).
-    # Tune's trial actors pay that anyway: Tune gives them a runtime_env of its own (env_vars PL_DISABLE_FORK),
-    # so a prestarted worker is never theirs, and preloading torch into prestarted workers (Ray's
-    # preload_python_modules) does not shorten the first trial's start (measured 2026-12-02).
-    # Workers still find the package the driver uses (an editable install or PYTHONPATH) the same way.
+    # every task and actor waits for a worker started through Ray's runtime-env agent instead of one Ray
+    # prestarted (docs/design.md#ray-workers). Workers find the package the driver uses the same way.
     with _environ(WORKER_ENV):
         ray.init(address="local", **common)
     return True
@@ -164,8 +160,8 @@ def init_ray(address: str | None, *, verbose: bool = False) -> bool:
 
 def _warm_up(log_models: bool) -> None:
     """One-time work of the driver's first model logging and of the final report, done in a background thread
-    while the first trials train: MLflow's package scan (~2 s, see pyfunc_model.warm_up) and importing
-    matplotlib for the sweep's plots (~1 s of the final report, measured)."""
+    while the first trials train: MLflow's package scan (pyfunc_model.warm_up) and importing matplotlib for the
+    sweep's plots (docs/design.md#warm-up)."""
     if log_models:
         from seqsweep.pyfunc_model import warm_up
 
@@ -215,10 +211,9 @@ def optuna_storage(url: str):
     """The sweep's Optuna study storage (sqlite under mlruns/), in WAL mode with synchronous=NORMAL.
 
     Tune's loop writes to the study at every epoch report (trial.report, for pruning) and when a trial starts
-    and ends, and the trial waits meanwhile (function trainables report synchronously). With sqlite's default
-    rollback journal, each commit syncs the file: ~14 ms per report and ~85 ms per trial's ask + tell on the
-    2-core Xeon, against ~2.4 ms and ~37 ms in WAL mode. A crash can then lose the last commits, never the
-    database; --resume already copes with a study behind Tune's own state.
+    and ends, and the trial waits meanwhile (function trainables report synchronously). sqlite's default
+    rollback journal syncs the file at every commit, several times slower (docs/design.md#optuna-storage). A
+    crash can then lose the last commits, never the database; --resume copes with a study behind Tune's state.
     """
     import optuna
     import sqlalchemy
@@ -543,7 +538,8 @@ def _run_on_ray(setup: SweepSetup) -> SweepResult:
                 scheduler=scheduler,
                 num_samples=job.search.num_trials,
                 max_concurrent_trials=job.search.max_concurrent,
-                # One worker process serves many trials: a fresh process per trial costs seconds each.
+                # One worker process serves many trials: a fresh one per trial costs seconds
+                # (docs/design.md#ray-workers).
                 reuse_actors=True,
             ),
             run_config=run_config,
