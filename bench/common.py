@@ -135,7 +135,7 @@ def stratified_subset(ds, n: int, seed: int = 0):
     """n rows with the class ratio kept (whole dataset when n >= its size), class-balancing weights recomputed.
 
     The weights are recomputed because a subset shifts the ratio a little, and the shipped weights then no
-    longer balance the classes (docs/design.md#class-balancing-weights).
+    longer balance the classes (docs/design.md#subsets).
     """
     from seqsweep.data import Dataset, class_balancing_weights
 

@@ -55,7 +55,7 @@ def _balanced(ds: data.Dataset) -> bool:
 
 def _with_balancing_weights(ds: data.Dataset) -> data.Dataset:
     # A subset changes the class ratio a little; class-balancing weights must then be recomputed, or
-    # "always positive" stops scoring 0.5 (docs/design.md#class-balancing-weights).
+    # "always positive" stops scoring 0.5 (docs/design.md#subsets).
     return data.Dataset(X=ds.X, y=ds.y, w=data.class_balancing_weights(ds.y), ids=ds.ids, a=ds.a, source=ds.source)
 
 
