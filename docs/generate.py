@@ -33,7 +33,19 @@ NOTES = {
     "data.holdout.block_size": "bases per genomic block",
     "data.synthetic": "generate the synthetic set into `train` on first use",
     "data.synthetic.n": "rows",
-    "data.synthetic.positive_rate": "share of positives",
+    "data.synthetic.positive_rate": "share of positives (binary)",
+    "data.synthetic.tasks": "targets (multilabel)",
+    "data.length": "pad (with N) and trim every sequence to `to` positions",
+    "data.length.to": "the length every sequence is brought to",
+    "data.length.pad": "where short sequences get their N",
+    "data.length.trim": "which end long sequences lose",
+    "task": "what is predicted; `type` picks the section's other keys",
+    "task.type": "binary: one 0/1 label; multilabel: several; multiclass: one class of C; next_base: the next k-mer",
+    "task.labels": "multilabel: the label columns that are tasks (null: all)",
+    "task.classes": "multiclass: the class order (null: sorted)",
+    "task.context": "next_base: the context window's length",
+    "task.k": "next_base: the length of the k-mer predicted",
+    "task.stride": "next_base: bases between windows",
     "search_space": "a search-space YAML (see Search spaces)",
     "search.num_trials": "configurations to try",
     "search.max_concurrent": "trials at a time",
@@ -79,6 +91,12 @@ def _is_section(tp: Any) -> bool:
     return isinstance(tp, type) and hasattr(tp, "model_fields")
 
 
+def _variants(tp: Any) -> list[type] | None:
+    """The section types of a union of sections told apart by their `type` key (e.g. `task`), else None."""
+    args = typing.get_args(tp) if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union else ()
+    return list(args) if len(args) > 1 and all(_is_section(a) for a in args) else None
+
+
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
     if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -92,7 +110,11 @@ def _type_text(tp: Any, metadata: list) -> str:
     if typing.get_origin(tp) is typing.Literal:
         text = ", ".join(f"`{v}`" for v in typing.get_args(tp))
     else:
-        text = {int: "int", float: "float", bool: "bool", str: "string", Path: "path"}.get(tp, getattr(tp, "__name__", str(tp)))
+        names = {int: "int", float: "float", bool: "bool", str: "string", Path: "path"}
+        if typing.get_origin(tp) is list:
+            text = f"list of {names.get(typing.get_args(tp)[0], 'values')}"
+        else:
+            text = names.get(tp, getattr(tp, "__name__", str(tp)))
         bounds = []
         for m in metadata:
             for attr, sign in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
@@ -127,12 +149,31 @@ def job_key_rows(spec: type | None = None, prefix: str = "") -> list[tuple[str, 
         key = f"{prefix}{name}"
         tp, optional = _unwrap_optional(field.annotation)
         what = field.description or NOTES.get(key, "")
-        if _is_section(tp):
+        variants = _variants(field.annotation)
+        if variants:  # one section of several kinds, picked by its `type`
+            default = getattr(field.default, "type", None)
+            rows.append((key, f"type `{default}`" if default else "**required**", "section", what))
+            rows += _variant_rows(variants, f"{key}.", default)
+        elif _is_section(tp):
             if optional:  # a section that is off unless given
                 rows.append((key, "null (off)", "section", what))
             rows += job_key_rows(tp, f"{key}.")
         else:
             rows.append((key, _default_text(field), _type_text(field.annotation, field.metadata), what))
+    return rows
+
+
+def _variant_rows(variants: list[type], prefix: str, default: str | None) -> list[tuple[str, str, str, str]]:
+    """The keys of every variant once: `type` with all its values, then each variant's own keys."""
+    kinds = [typing.get_args(v.model_fields["type"].annotation)[0] for v in variants]
+    shown = f"`{default}`" if default else "**required**"
+    rows = [(f"{prefix}type", shown, ", ".join(f"`{k}`" for k in kinds), NOTES.get(f"{prefix}type", ""))]
+    seen = {"type"}
+    for variant in variants:
+        for key, default, allowed, what in job_key_rows(variant, prefix):
+            if key[len(prefix):] not in seen:
+                seen.add(key[len(prefix):])
+                rows.append((key, default, allowed, what))
     return rows
 
 

@@ -358,8 +358,8 @@ def test_csv_sequence_na_is_a_sequence_not_missing(tmp_path):
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("sequence,label\nACGT,1\nACGT,3\n", r"x.csv: row 1: label must be 0 or 1, got 3$"),
-        ("sequence,label\nACGT,1\nACGT,one\n", r"x.csv: row 1: label must be 0 or 1, got 'one'$"),
+        ("sequence,label\nACGT,1\nACGT,3\n", r"x.csv: row 1: label must be 0 or 1, got 3 \(the labels hold 2 values: 1, 3; set task.type: multiclass\)$"),
+        ("sequence,label\nACGT,1\nACGT,one\n", r"x.csv: row 1: label must be 0 or 1, got 'one' \(the labels are class names: 1, one; set task.type: multiclass\)$"),
         ("sequence,label,weight\nACGT,1,1\nACGT,0,\n", r"x.csv: row 1: weight must be a number, got ''$"),
         ("sequence,label\nACGT,1\nACXT,0\n", r"x.csv: row 1: letter 'X' is not a nucleotide"),
         ("sequence,label\nACGT,1\nACG,0\n", r"x.csv: row 1: sequence has length 3 but row 0 has length 4"),
@@ -419,7 +419,7 @@ def test_read_sequences_each_format(tmp_path, synthetic_dataset):
     df = read_sequences(fa)
     assert list(df.columns) == ["id", "sequence", "label", "weight", "accessibility"]
     assert df["sequence"].tolist() == ["ACGTNA", "acgtac", "TTTTTT"]
-    assert df["label"].tolist() == [1, 0, 0]
+    assert df["label"].tolist() == ["1", "0", "0"]  # as written: the model's task reads them
 
     for name, sep in (("x.csv", ","), ("x.tsv", "\t")):
         p = tmp_path / name
@@ -526,6 +526,7 @@ def test_summary_golden():
     d = summary(_good(X=X, w=np.array([2, 1, 1, 1], dtype=np.float32)))
     assert d == {
         "source": "data.csv",
+        "task": "binary",
         "rows": 4,
         "length": 4,
         "positives": 1,

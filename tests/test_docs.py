@@ -26,13 +26,15 @@ def _yaml_keys(model, prefix: str = "") -> set[str]:
     for name, field in model.model_fields.items():
         if field.exclude:
             continue
-        tp = field.annotation
-        if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
-            tp = next(a for a in typing.get_args(tp) if a is not type(None))
-        if isinstance(tp, type) and hasattr(tp, "model_fields"):
-            if field.default is None:
-                keys.add(prefix + name)  # an optional section is a key of its own
-            keys |= _yaml_keys(tp, f"{prefix}{name}.")
+        args = [field.annotation]
+        if isinstance(field.annotation, types.UnionType) or typing.get_origin(field.annotation) is typing.Union:
+            args = [a for a in typing.get_args(field.annotation) if a is not type(None)]
+        sections = [a for a in args if isinstance(a, type) and hasattr(a, "model_fields")]
+        if sections:
+            if field.default is None or len(sections) > 1:
+                keys.add(prefix + name)  # an optional section, or one of several kinds, is a key of its own
+            for section in sections:  # the kinds of a section (e.g. task types) share the key names
+                keys |= _yaml_keys(section, f"{prefix}{name}.")
         else:
             keys.add(prefix + name)
     return keys

@@ -10,7 +10,9 @@ from seqsweep.cv import make_folds
 from seqsweep.data import Dataset
 from seqsweep.errors import ConfigError
 from seqsweep.models import create_model
-from seqsweep.train import CVTrainer, TrainConfig, TrainingError, bf16_hardware, predict_proba, resolve_precision
+from seqsweep.ensemble import predict_proba
+from seqsweep.tasks import BINARY
+from seqsweep.train import CVTrainer, TrainConfig, TrainingError, bf16_hardware, resolve_precision
 
 MOTIF = "TGACTCA"  # the AP-1 site JUND binds
 SMALL = {
@@ -128,15 +130,14 @@ def test_trainer_leaves_the_global_rng_alone(data, folds):
     assert torch.equal(torch.rand(3), expected)
 
 
-@pytest.mark.parametrize("fold_batching", [False, True])
-def test_nan_loss_raises_training_error_naming_fold_epoch_architecture(data, folds, fold_batching):
+def test_nan_loss_raises_training_error_naming_fold_epoch_architecture(data, folds):
     # A NaN sample weight makes the weighted loss NaN in whichever fold trains on that row.
     w = data.w.copy()
     bad_row = folds[1][0][0]  # a training row of fold 1 (and of one other fold)
     w[bad_row] = np.nan
     bad = Dataset(X=data.X, y=data.y, w=w, ids=data.ids)
     config = TrainConfig("cnn", SMALL["cnn"], batch_size=256, epochs=1)
-    trainer = CVTrainer(bad, folds, config, fold_batching=fold_batching)
+    trainer = CVTrainer(bad, folds, config)
     with pytest.raises(TrainingError, match=r"'cnn': training loss became nan in fold \d at epoch 1") as err:
         trainer.step_epoch()
     fold = int(str(err.value).split("in fold ")[1][0])
@@ -184,11 +185,11 @@ def test_state_dicts_are_cpu_copies_that_rebuild_the_ensemble(trained, data):
 
 
 def test_bad_config_values_are_config_errors():
-    with pytest.raises(ConfigError, match=r"optimizer: must be one of adam, adamw, got 'sgd'"):
+    with pytest.raises(ConfigError, match=r"optimizer: Input should be 'adam' or 'adamw', got 'sgd'"):
         TrainConfig("cnn", optimizer="sgd")
     with pytest.raises(ConfigError, match=r"lr_schedule: .*got 'step'"):
         TrainConfig("cnn", lr_schedule="step")
-    with pytest.raises(ConfigError, match=r"learning_rate: must be a finite number > 0.0, got 0"):
+    with pytest.raises(ConfigError, match=r"learning_rate: Input should be greater than 0, got 0"):
         TrainConfig("cnn", learning_rate=0)
     with pytest.raises(ConfigError, match=r"batch_size: .*got 0"):
         TrainConfig("cnn", batch_size=0)
@@ -200,53 +201,6 @@ def test_accessibility_without_data_is_a_config_error(data, folds):
     no_a = Dataset(X=data.X, y=data.y, w=data.w, ids=data.ids, source="nowhere.csv")
     with pytest.raises(ConfigError, match=r"use_accessibility: .*nowhere\.csv has no accessibility"):
         CVTrainer(no_a, folds, TrainConfig("cnn", SMALL["cnn"], use_accessibility=True))
-
-
-@pytest.mark.parametrize("arch", ["cnn", "deepbind"])
-def test_fold_batching_trains_the_same_models_as_one_after_another(data, folds, arch):
-    # Without dropout, and with folds of equal size (1000 training rows each), the vmapped folds take the
-    # same steps as separate models: the weights agree up to float rounding (which Adam amplifies a little:
-    # its step is about the learning rate whatever the gradient's size). For deepbind this also pits its
-    # written-out training scan (one after another) against plain autograd (vmap runs the plain ops).
-    assert len({len(tr) for tr, _ in folds}) == 1
-    config = TrainConfig(arch, dict(SMALL[arch], dropout=0.0), batch_size=128, epochs=2, rc_augment=True,
-                         lr_schedule="cosine", weight_decay=0.01, learning_rate=2e-3)
-    # float32: bf16 rounding would differ between the two ways of computing the same steps
-    one_by_one = CVTrainer(data, folds, config, precision="float32")
-    batched = CVTrainer(data, folds, config, fold_batching=True, precision="float32")
-    assert batched.fold_batching and len(batched.optimizers) == 1
-    initial = one_by_one.state_dicts()
-    assert all(torch.equal(initial[k][n], batched.state_dicts()[k][n]) for k in range(3) for n in initial[k])
-    for _ in range(2):
-        m1, m2 = one_by_one.step_epoch(), batched.step_epoch()
-        assert m2["train_loss"] == pytest.approx(m1["train_loss"], rel=1e-4)
-    moved = 0.0
-    for s0, s1, s2 in zip(initial, one_by_one.state_dicts(), batched.state_dicts()):
-        assert s1.keys() == s2.keys()
-        for name in s1:
-            torch.testing.assert_close(s2[name], s1[name], atol=3e-4, rtol=1e-3)
-            moved = max(moved, (s1[name] - s0[name]).abs().max().item())
-    assert moved > 0.01  # training moved the weights far more than the tolerance
-    assert not torch.equal(batched.state_dicts()[0]["out.linear.weight"], batched.state_dicts()[1]["out.linear.weight"])
-
-
-def test_fold_batching_with_unequal_folds_and_dropout_learns(data):
-    # grouped folds need not be equal: the shorter folds wrap around to the longest fold's batch count
-    folds = [(np.arange(0, 900), np.arange(900, 1500)), (np.arange(300, 1500), np.arange(0, 300))]
-    config = TrainConfig("deepbind", SMALL["deepbind"], learning_rate=1e-2, batch_size=64, epochs=3)
-    trainer = CVTrainer(data, folds, config, fold_batching=True)
-    history = trainer.fit()
-    assert set(history[-1]) == _names(2)
-    assert history[-1]["cv_weighted_accuracy"] > 0.8, history[-1]
-    assert trainer._steps == [3 * math.ceil(1200 / 64)]
-
-
-def test_fold_batching_falls_back_for_recurrent_models(data, folds, caplog):
-    config = TrainConfig("lstm", {"hidden_size": 8}, epochs=1)
-    with caplog.at_level("WARNING", logger="seqsweep.train"):
-        trainer = CVTrainer(data, folds, config, fold_batching=True)
-    assert not trainer.fold_batching and len(trainer.optimizers) == 3
-    assert "'lstm' cannot be vmapped" in caplog.text
 
 
 def rare_positive_dataset(n: int = 3000, positives: int = 30, length: int = 40, seed: int = 1) -> Dataset:
@@ -274,13 +228,13 @@ def test_weighted_loss_is_unbiased_when_positives_are_rare():
     y = torch.tensor([0.0] * 63 + [1.0])
     w = torch.tensor([0.5] * 63 + [50.0])
     logits = torch.zeros(64, requires_grad=True)
-    loss, weighted, weight = CVTrainer._weighted_bce(logits, y, w, 2.0)
+    loss, weighted, weight = CVTrainer._weighted_loss(BINARY, logits, y, w, 2.0)
     assert weight.item() == pytest.approx(63 * 0.5 + 50)
     assert weighted.item() == pytest.approx(math.log(2) * weight.item(), rel=1e-5)
     assert loss.item() == pytest.approx(weighted.item() / (64 * 2.0), rel=1e-5)
     # the expected gradient at logit 0 over all batches is 0: positives and negatives weigh the same
     p = torch.zeros(len(ds), requires_grad=True)
-    full, _, _ = CVTrainer._weighted_bce(p, torch.as_tensor(ds.y, dtype=torch.float32), torch.as_tensor(ds.w), float(ds.w.mean()))
+    full, _, _ = CVTrainer._weighted_loss(BINARY, p, torch.as_tensor(ds.y, dtype=torch.float32), torch.as_tensor(ds.w), float(ds.w.mean()))
     full.backward()
     assert abs(p.grad.sum().item()) < 1e-4
 
@@ -299,14 +253,6 @@ def test_weighted_sampling_draws_rows_by_weight_and_learns_rare_positives():
     assert metrics["cv_weighted_accuracy"] > 0.8, metrics
     with pytest.raises(ConfigError, match="sampling"):
         TrainConfig("deepbind", sampling="balanced")
-
-
-def test_kmer_folds_can_be_trained_as_one_batched_model(data, folds):
-    # kmer counts with scatter_add and plain-int sizes, so vmap can run it (a .item() in forward could not)
-    trainer = CVTrainer(data, folds, TrainConfig("kmer", {"k_max": 4}, epochs=1), fold_batching=True)
-    assert trainer.fold_batching
-    metrics = trainer.fit()[-1]
-    assert math.isfinite(metrics["cv_roc_auc"])
 
 
 def test_precision_auto_is_bf16_only_where_hardware_and_architecture_gain():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -24,10 +24,13 @@ class _Strict(BaseModel):
 
 
 class SyntheticSpec(_Strict):
-    """Generate the synthetic JUND-like set into `data.train` on first use (the default data of `make sweep`)."""
+    """Generate `data.train` on first use from the synthetic generator of the job's task type (the default
+    data of `make sweep`): JUND-like binding sites (binary), 20 co-bound targets (multilabel), or promoter /
+    enhancer / background sequences of 150-500 bp (multiclass, a CSV)."""
 
     n: int = Field(20000, ge=100)
-    positive_rate: float = Field(0.02, gt=0, lt=1)
+    positive_rate: float = Field(0.02, gt=0, lt=1)  # binary only
+    tasks: int = Field(20, ge=2)  # multilabel only
     seed: int = 0
 
 
@@ -39,18 +42,74 @@ class HoldoutSpec(_Strict):
     seed: int = 0
 
 
+Placement = Literal["right", "left", "center"]
+
+
+class LengthSpec(_Strict):
+    """Pad (with N) and trim every sequence to `to` positions; see seqsweep.data.encoding.Length."""
+
+    to: int = Field(ge=1)
+    pad: Placement = "right"
+    trim: Placement = "right"
+
+
 class DataSpec(_Strict):
     train: Path
     labels: Path | None = None
     test: Path | None = None
     holdout: HoldoutSpec | None = None
     synthetic: SyntheticSpec | None = None
+    length: LengthSpec | None = None
 
     @model_validator(mode="after")
     def _one_heldout_source(self) -> "DataSpec":
         if self.test is not None and self.holdout is not None:
             raise ValueError("give either 'test' (a held-out file) or 'holdout' (carved from train), not both")
         return self
+
+
+class BinaryTask(_Strict):
+    """One label in {0, 1} per sequence (the default)."""
+
+    type: Literal["binary"] = "binary"
+
+
+class MultilabelTask(_Strict):
+    """Several 0/1 labels per sequence (ChIP-seq targets): label_<name> columns, a shard's (N, T) y, or `labels`."""
+
+    type: Literal["multilabel"]
+    labels: list[str] | None = Field(None, min_length=1)  # the label columns that are tasks (default: all)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "MultilabelTask":
+        if self.labels is not None and len(set(self.labels)) != len(self.labels):
+            raise ValueError(f"'labels' lists a column twice: {self.labels}")
+        return self
+
+
+class MulticlassTask(_Strict):
+    """One class out of C per sequence: class ids or names in one label column (or one-hot label columns)."""
+
+    type: Literal["multiclass"]
+    classes: list[str] | None = Field(None, min_length=2)  # the class order (default: sorted)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "MulticlassTask":
+        if self.classes is not None and len(set(self.classes)) != len(self.classes):
+            raise ValueError(f"'classes' lists a class twice: {self.classes}")
+        return self
+
+
+class NextBaseTask(_Strict):
+    """Predict the base (k = 1) or k-mer that follows a context window cut from every sequence of the data."""
+
+    type: Literal["next_base"]
+    context: int = Field(200, ge=4)
+    k: int = Field(1, ge=1, le=4)
+    stride: int = Field(50, ge=1)
+
+
+TaskSpec = Annotated[Union[BinaryTask, MultilabelTask, MulticlassTask, NextBaseTask], Field(discriminator="type")]
 
 
 class SearchSpec(_Strict):
@@ -61,10 +120,10 @@ class SearchSpec(_Strict):
     scheduler: Literal["asha", "none"] = "asha"
     grace_period: int = Field(2, ge=1)
     reduction_factor: float = Field(2.0, gt=1)
-    metric: Literal["cv_weighted_accuracy", "cv_roc_auc", "cv_pr_auc"] = "cv_weighted_accuracy"
+    metric: Literal["cv_weighted_accuracy", "cv_roc_auc", "cv_pr_auc", "cv_accuracy"] = "cv_weighted_accuracy"
     # What ASHA compares at its rungs (default: `metric`). With rare positives, weighted accuracy after an epoch
     # or two is ~0.5 for most configurations while their ROC AUC already ranks them (bench/, search_efficiency).
-    prune_metric: Literal["cv_weighted_accuracy", "cv_roc_auc", "cv_pr_auc"] | None = None
+    prune_metric: Literal["cv_weighted_accuracy", "cv_roc_auc", "cv_pr_auc", "cv_accuracy"] | None = None
     # Random configurations tried first, before the sampler has seen anything (Optuna's n_startup_trials).
     startup_trials: int = Field(4, ge=1)
 
@@ -72,20 +131,37 @@ class SearchSpec(_Strict):
 class CVSpec(_Strict):
     folds: int = Field(5, ge=2)
     seed: int = 0
-    group_by: Literal["none", "genomic_block"] = "none"
+    # None: 'genomic_block' for next_base (overlapping windows must stay on one side), 'none' otherwise
+    group_by: Literal["none", "genomic_block"] | None = None
     block_size: int = Field(100_000, ge=1)
 
 
-class TrainSpec(_Strict):
-    max_epochs: int = Field(10, ge=1)
+class TrainKnobs(_Strict):
+    """How a configuration is trained: set for every trial in a job's `train`, searchable in a search space.
+
+    The one definition of these knobs: seqsweep.train.TrainConfig and the search-space checks derive theirs
+    from it.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
     batch_size: int = Field(256, ge=1)
     learning_rate: float = Field(1.0e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     optimizer: Literal["adam", "adamw"] = "adamw"
     lr_schedule: Literal["constant", "cosine", "onecycle"] = "constant"
+    # Flip a random half of each batch to its reverse complement (both strands of every site).
     rc_augment: bool = False
-    # 'weighted': draw each epoch's rows by weight (rare positives; see seqsweep.train.TrainConfig.sampling)
+    # 'weighted': draw each epoch's rows by weight (rare positives; see seqsweep.train.CVTrainer)
     sampling: Literal["shuffle", "weighted"] = "shuffle"
+
+    def knobs(self) -> dict[str, Any]:
+        """The knob values alone (a subclass's other fields left out)."""
+        return {k: getattr(self, k) for k in TrainKnobs.model_fields}
+
+
+class TrainSpec(TrainKnobs):
+    max_epochs: int = Field(10, ge=1)
     use_accessibility: bool = False
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # Training steps in bfloat16 mixed precision: 'auto' uses it where the hardware has bf16 matrix units
@@ -112,7 +188,7 @@ class TrackingSpec(_Strict):
 
 class RegistrySpec(_Strict):
     model_name: str | None = None
-    metric: Literal["weighted_accuracy", "roc_auc", "pr_auc"] = "weighted_accuracy"
+    metric: Literal["weighted_accuracy", "roc_auc", "pr_auc", "accuracy"] = "weighted_accuracy"
     min_improvement: float = Field(0.0, ge=0)
     enabled: bool = True  # register the best trial and consider it for promotion
 
@@ -120,6 +196,7 @@ class RegistrySpec(_Strict):
 class JobSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     data: DataSpec
+    task: TaskSpec = BinaryTask()
     search_space: Path
     search: SearchSpec = SearchSpec()
     cv: CVSpec = CVSpec()

@@ -9,12 +9,14 @@ blocks on one side.
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from seqsweep.data import genomic_coordinates
 from seqsweep.errors import ConfigError, DataError
+from seqsweep.tasks import BINARY, Task
 
 log = logging.getLogger(__name__)
 
@@ -27,48 +29,74 @@ def _check_int(name: str, value, low: int) -> int:
     return int(value)
 
 
-def make_folds(y: np.ndarray, k: int, *, seed: int, groups: np.ndarray | None = None) -> list[Fold]:
+def strata(y: np.ndarray, w: np.ndarray | None, task: Task) -> np.ndarray:
+    """(N,) labels to stratify folds on: the label (binary), the class (multiclass, next_base), or whether a
+    row has any positive label (multilabel: there is no joint stratification of T tasks in sklearn, and
+    spreading the rows that carry positives keeps every fold's tasks scorable)."""
+    y = np.asarray(y)
+    if task.type == "multilabel":
+        measured = np.ones(y.shape, dtype=bool) if w is None else np.asarray(w) > 0
+        return ((y == 1) & measured).any(1).astype(np.int64)
+    return y.reshape(-1).astype(np.int64)
+
+
+def make_folds(
+    y: np.ndarray, k: int, *, seed: int, groups: np.ndarray | None = None, task: Task = BINARY,
+    w: np.ndarray | None = None,
+) -> list[Fold]:
     """k stratified folds of the rows of `y` (shuffled with `seed`; the same seed gives the same folds).
 
-    With `groups` (e.g. `genomic_blocks(ids, ...)`) rows sharing a group stay on one side of every split
-    (sklearn StratifiedGroupKFold), so the class ratio is kept only approximately.
-    Returns k (train_idx, val_idx) pairs; each validation fold holds both classes.
+    Stratified on `strata(y, w, task)`. With `groups` (e.g. `genomic_blocks(ids, ...)`) rows sharing a group
+    stay on one side of every split (sklearn StratifiedGroupKFold), so the class ratio is kept only
+    approximately. Returns k (train_idx, val_idx) pairs; each validation fold holds two classes at least
+    (multilabel: rows with and without a positive label).
     """
-    y = np.asarray(y).reshape(-1)
-    n_pos = int((y == 1).sum())
-    n_neg = int((y == 0).sum())
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 2 <= k <= min(n_pos, n_neg):
-        raise ConfigError(
-            f"cv.folds: needs 2 <= k <= the number of positives and of negatives, "
-            f"got k={k!r} with {n_pos} positives and {n_neg} negatives"
-        )
+    s = strata(y, w, task)
+    counts = np.bincount(s)
+    present = counts[counts > 0]
+    what = "classes" if task.single_label else ("rows with and without a positive label" if task.type == "multilabel" else "positives and negatives")
+    if task.type == "binary":
+        n_pos, n_neg = int((s == 1).sum()), int((s == 0).sum())
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 2 <= k <= min(n_pos, n_neg):
+            raise ConfigError(
+                f"cv.folds: needs 2 <= k <= the number of positives and of negatives, "
+                f"got k={k!r} with {n_pos} positives and {n_neg} negatives"
+            )
+    elif isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 2 <= k <= len(s) or len(present) < 2:
+        raise ConfigError(f"cv.folds: needs 2 <= k <= the number of rows and two {what}, got k={k!r}, {len(s)} rows")
     k = int(k)
-    placeholder = np.zeros((len(y), 1))  # sklearn splitters want an X; only its length matters
+    placeholder = np.zeros((len(s), 1))  # sklearn splitters want an X; only its length matters
     if groups is None:
         splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-        splits = splitter.split(placeholder, y)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The least populated class")  # rare classes: said below
+            splits = list(splitter.split(placeholder, s))
     else:
         groups = np.asarray(groups).reshape(-1)
-        if len(groups) != len(y):
-            raise ValueError(f"make_folds: groups has {len(groups)} rows, y has {len(y)}")
-        n_pos_groups = len(np.unique(groups[y == 1]))
-        if n_pos_groups < k:
+        if len(groups) != len(s):
+            raise ValueError(f"make_folds: groups has {len(groups)} rows, y has {len(s)}")
+        n_groups = len(np.unique(groups if task.single_label else groups[s == 1]))
+        if n_groups < k:
+            holding = "groups" if task.single_label else "groups holding positives"
             raise ConfigError(
-                f"cv.folds: grouped folds need at least k groups holding positives, "
-                f"got k={k} with {n_pos_groups} such groups (use fewer folds or smaller blocks)"
+                f"cv.folds: grouped folds need at least k {holding}, "
+                f"got k={k} with {n_groups} such groups (use fewer folds or smaller blocks)"
             )
         splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-        splits = splitter.split(placeholder, y, groups)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The least populated class")
+            splits = list(splitter.split(placeholder, s, groups))
 
     folds = [(np.sort(tr).astype(np.int64), np.sort(va).astype(np.int64)) for tr, va in splits]
     for i, (_, va) in enumerate(folds):
-        # ungrouped folds always pass (k <= n_pos, n_neg); grouped ones can fail when the groups are lumpy
-        if len(np.unique(y[va])) < 2:
+        # ungrouped binary folds always pass (k <= n_pos, n_neg); grouped ones can fail when the groups are lumpy
+        if len(np.unique(s[va])) < 2:
+            detail = f"{int(s[va].sum())} positives in {len(va)} rows" if task.type == "binary" else f"{len(va)} rows"
             raise ConfigError(
                 f"cv.folds: validation fold {i} of k={k} holds one class only "
-                f"({int(y[va].sum())} positives in {len(va)} rows); use fewer folds or smaller blocks"
+                f"({detail}); use fewer folds or smaller blocks"
             )
-    log.info("made %d %sfolds of %d rows (seed %d)", k, "grouped " if groups is not None else "", len(y), seed)
+    log.info("made %d %sfolds of %d rows (seed %d)", k, "grouped " if groups is not None else "", len(s), seed)
     return folds
 
 
@@ -101,16 +129,19 @@ def holdout_split(
     fraction: float = 0.2,
     block_size: int = 1_000_000,
     seed: int = 0,
+    task: Task = BINARY,
+    w: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split rows into (train_idx, test_idx) by whole genomic blocks, for held-out evaluation.
 
     Blocks are drawn at random (seeded) into the held-out part until it holds at least `fraction` of the
     rows, so it overshoots by at most one block. Neighbouring windows never straddle the split.
-    DataError if either side ends up without positives.
+    DataError if either side ends up without positives (binary, multilabel), or the training side without
+    one of the classes (multiclass, next_base).
     """
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
         raise ConfigError(f"fraction: must be a number with 0 < fraction < 1, got {fraction!r}")
-    y = np.asarray(y).reshape(-1)
+    y = strata(y, w, task)
     blocks = genomic_blocks(ids, block_size)
     if len(blocks) != len(y):
         raise ValueError(f"holdout_split: ids has {len(blocks)} rows, y has {len(y)}")
@@ -126,7 +157,16 @@ def holdout_split(
     is_test = is_test_block[block_of_row]
     test_idx = np.flatnonzero(is_test).astype(np.int64)
     train_idx = np.flatnonzero(~is_test).astype(np.int64)
-    for side, idx in (("held-out", test_idx), ("training", train_idx)):
+    if task.single_label:
+        missing = sorted(set(np.unique(y).tolist()) - set(np.unique(y[train_idx]).tolist()))
+        if missing:
+            names = ", ".join(repr(task.names[c]) for c in missing[:5])
+            raise DataError(
+                f"holdout: the training part holds no row of class {names} ({len(train_idx)} rows in "
+                f"{len(np.unique(blocks[train_idx]))} blocks of {block_size} bp, fraction={fraction}, "
+                f"seed={seed}); change block_size, fraction or seed"
+            )
+    for side, idx in (() if task.single_label else (("held-out", test_idx), ("training", train_idx))):
         if not (y[idx] == 1).any():
             raise DataError(
                 f"holdout: the {side} part holds no positives ({len(idx)} rows in "
@@ -135,6 +175,6 @@ def holdout_split(
             )
     log.info(
         "held out %d of %d rows (%d of %d blocks of %d bp, %d positives)",
-        len(test_idx), len(y), n_test_blocks, len(names), block_size, int(y[test_idx].sum()),
+        len(test_idx), len(y), n_test_blocks, len(names), block_size, 0 if task.single_label else int(y[test_idx].sum()),
     )
     return train_idx, test_idx

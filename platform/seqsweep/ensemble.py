@@ -1,10 +1,14 @@
-"""The on-disk format of a trial's model: its k fold models, averaged.
+"""A trial's model: its k fold models, averaged; how it scores sequences, and its on-disk format.
 
-A trial writes this directory as its Ray checkpoint, the driver logs it as the `ensemble` artifact of the
-MLflow pyfunc model (pyfunc_model.py), and a registered model loads it back. Layout:
+Scoring lives here, next to the ensemble, so serving needs no trainer: the trainer scores its validation
+folds with the same `strand_logits`, and `predict_proba` is what CV scored and what the pyfunc model serves.
 
-    model.json            architecture, hparams, seq_len, use_accessibility, rc_average, n_folds, the
-                          input encoding, the seqsweep version and whatever `extra` the trial adds
+A trial writes the directory below as its Ray checkpoint, the driver logs it as the `ensemble` artifact of
+the MLflow pyfunc model (pyfunc_model.py), and a registered model loads it back. Layout:
+
+    model.json            architecture, hparams, seq_len, use_accessibility, rc_average, n_folds, the task
+                          (type and output names), the input encoding (with data.length's padding and
+                          trimming), the seqsweep version and whatever `extra` the trial adds
     fold0.safetensors     the weights of fold model 0 (one file per fold)
     fold1.safetensors     ...
 
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,22 +33,114 @@ from torch import nn
 
 import seqsweep
 from seqsweep.data.dataset import ALPHABET
+from seqsweep.data.encoding import Length
 from seqsweep.errors import DataError, ModelError
+from seqsweep.tasks import BINARY, Task
 
 log = logging.getLogger(__name__)
 
 MODEL_JSON = "model.json"
-#: Bump when the layout changes in a way an older loader would misread.
-FORMAT_VERSION = 1
+#: Bump when the layout changes in a way an older loader would misread. 2: task and padding (a model
+#: without them, format 1, is a binary model of one fixed length and still loads).
+FORMAT_VERSION = 2
+# Rows per forward pass when scoring and predicting (no autograd): larger batches spill the activations out
+# of cache (docs/design.md#eval-batch). deepbind splits its batches further (models/cnn.py).
+EVAL_BATCH_SIZE = 1024
 
 
 def fold_file(k: int) -> str:
     return f"fold{k}.safetensors"
 
 
-def encoding_meta(seq_len: int) -> dict[str, Any]:
-    """How sequences become model input; stored with every model so a user can reproduce it elsewhere."""
-    return {"alphabet": ALPHABET, "unknown": "zeros", "case": "insensitive", "length": seq_len}
+def encoding_meta(seq_len: int, length: Length | None = None) -> dict[str, Any]:
+    """How sequences become model input; stored with every model so a user can reproduce it elsewhere.
+    With `length` (data.length), sequences of any length are padded with N and trimmed to seq_len."""
+    meta: dict[str, Any] = {"alphabet": ALPHABET, "unknown": "zeros", "case": "insensitive", "length": seq_len}
+    if length is not None:
+        meta["pad"], meta["trim"] = length.pad, length.trim
+    return meta
+
+
+# --------------------------------------------------------------------------------------------------------
+# Scoring
+
+
+def onehot_to_tensor(X: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(N, L, 4) uint8 numpy -> (N, 4, L) float32 tensor on `device` (uint8 is moved: 4x less to copy)."""
+    X = np.require(X, dtype=np.uint8, requirements=["C", "W"])  # torch.from_numpy wants writable memory
+    x = torch.from_numpy(X).to(device)  # (N, L, 4) uint8
+    return x.permute(0, 2, 1).contiguous().float()  # (N, L, 4) -> (N, 4, L) float32
+
+
+def span_mask(spans: torch.Tensor, length: int) -> torch.Tensor:
+    """(B, 2) [start, end) -> (B, length) bool, True at real sequence positions."""
+    pos = torch.arange(length, device=spans.device)
+    return (pos >= spans[:, :1]) & (pos < spans[:, 1:])
+
+
+def strand_logits(
+    model: nn.Module, x: torch.Tensor, a: torch.Tensor | None, mask: torch.Tensor | None, rc_average: bool
+) -> torch.Tensor:
+    """x (B, 4, L) -> logits (B,) or (B, K), averaged over x and its reverse complement when rc_average.
+
+    A model that is strand-invariant by construction (deepbind with both_strands) gives the same logit for
+    both strands, so its second pass is skipped: half the cost of evaluation and inference.
+    """
+    logits = model(x, a) if mask is None else model(x, a, mask)
+    if rc_average and not getattr(model, "strand_invariant", False):
+        rc_mask = None if mask is None else mask.flip(-1)
+        logits = 0.5 * (logits + (model(x.flip(1, 2), a) if mask is None else model(x.flip(1, 2), a, rc_mask)))
+    return logits
+
+
+def activation(task: Task, logits: torch.Tensor) -> torch.Tensor:
+    """Logits -> probabilities: a sigmoid per output (binary, multilabel) or a softmax over classes."""
+    return torch.softmax(logits.float(), dim=-1) if task.single_label else torch.sigmoid(logits.float())
+
+
+@torch.inference_mode()
+def predict_proba(
+    models: Sequence[nn.Module],
+    X: np.ndarray,
+    a: np.ndarray | None = None,
+    spans: np.ndarray | None = None,
+    *,
+    task: Task = BINARY,
+    batch_size: int = EVAL_BATCH_SIZE,
+    rc_average: bool,
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
+    """Ensemble probabilities for one-hot X (N, L, 4) uint8 [, accessibility a (N,), spans (N, 2)]:
+    (N,) float32 for binary, (N, K) for K tasks or classes.
+
+    Each model's logits are averaged over the two strands when rc_average; the ensemble is the mean over the
+    models of their probabilities (sigmoid, or softmax over classes): a fold ensemble averages PROBABILITIES
+    (docs/design.md#ensemble). The models are put in eval mode and must already be on `device`.
+    """
+    if len(models) == 0:
+        raise ValueError("predict_proba: needs at least one model")
+    X = np.asarray(X)
+    if X.ndim != 3 or X.shape[2] != 4:
+        raise DataError(f"X: must be one-hot sequences of shape (N, L, 4), got shape {X.shape}")
+    if a is not None and np.shape(a) != (X.shape[0],):
+        raise DataError(f"accessibility: must have shape ({X.shape[0]},) to match X, got {np.shape(a)}")
+    device = torch.device(device)
+    for m in models:
+        m.eval()
+    width = task.n_outputs
+    out = np.empty((X.shape[0],) if width == 1 and task.type == "binary" else (X.shape[0], width), dtype=np.float32)
+    for start in range(0, X.shape[0], batch_size):
+        # convert batch by batch so a large input never exists as a float32 copy all at once
+        x = onehot_to_tensor(X[start : start + batch_size], device)  # (B, 4, L)
+        ab = None if a is None else torch.as_tensor(np.asarray(a[start : start + batch_size]), dtype=torch.float32, device=device)
+        mask = None
+        if spans is not None:
+            mask = span_mask(torch.as_tensor(spans[start : start + batch_size], device=device), x.shape[2])
+        p = torch.zeros((x.shape[0], *out.shape[1:]), device=device)
+        for m in models:
+            p += activation(task, strand_logits(m, x, ab, mask, rc_average)).reshape(p.shape)
+        out[start : start + x.shape[0]] = (p / len(models)).cpu().numpy()
+    return out
 
 
 def _json_default(value: Any) -> Any:
@@ -65,10 +161,14 @@ def save_ensemble(
     use_accessibility: bool,
     rc_average: bool,
     state_dicts: list[dict[str, torch.Tensor]],
+    task: Task = BINARY,
+    length: Length | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write the fold models' weights (safetensors) and model.json into `out_dir` (created if missing).
 
+    task: what the models predict (their output names); length: data.length, when the models were trained
+    on padded sequences (then sequences of any length are padded and trimmed as in training).
     Returns the directory. `out_dir` may already exist (a Ray checkpoint's temporary directory).
     """
     if not state_dicts:
@@ -94,7 +194,8 @@ def save_ensemble(
         "use_accessibility": bool(use_accessibility),
         "rc_average": bool(rc_average),
         "n_folds": len(state_dicts),
-        "encoding": encoding_meta(int(seq_len)),
+        "task": task.to_dict(),
+        "encoding": encoding_meta(int(seq_len), length),
         "seqsweep_version": seqsweep.__version__,
         "torch_version": torch.__version__,
         **(extra or {}),
@@ -127,6 +228,18 @@ class Ensemble:
     def rc_average(self) -> bool:
         return bool(self.meta["rc_average"])
 
+    @property
+    def task(self) -> Task:
+        return Task.from_dict(self.meta.get("task"))
+
+    @property
+    def length(self) -> Length | None:
+        """data.length as trained (sequences of other lengths are padded and trimmed), or None (one length)."""
+        enc = self.meta.get("encoding", {})
+        if "pad" not in enc:
+            return None
+        return Length(to=self.seq_len, pad=enc["pad"], trim=enc.get("trim", "right"))
+
     def _check_accessibility(self, a: Any, n: int) -> np.ndarray | None:
         if not self.use_accessibility:
             return None  # the models ignore it; accept whatever the caller has
@@ -144,34 +257,50 @@ class Ensemble:
             raise DataError(f"accessibility: row {i}: must be a finite number, got {arr[i]}")
         return arr
 
-    def predict_proba(self, X: np.ndarray, a: Any = None, *, batch_size: int | None = None) -> np.ndarray:
-        """X (N, L, 4) uint8 one-hot, a (N,) or None -> (N,) float64 mean over the fold models of sigmoid(logit).
-        batch_size: rows per forward pass, default train.EVAL_BATCH_SIZE."""
-        from seqsweep.train import EVAL_BATCH_SIZE, predict_proba  # the same averaging the trial was scored with
-
+    def predict_proba(
+        self, X: np.ndarray, a: Any = None, spans: np.ndarray | None = None, *, batch_size: int | None = None
+    ) -> np.ndarray:
+        """X (N, L, 4) uint8 one-hot, a (N,) or None, spans (N, 2) or None -> the mean over the fold models of
+        their probabilities, float64: (N,) for binary, (N, K) for K tasks or classes."""
         X = np.asarray(X)
         if X.ndim != 3 or X.shape[1:] != (self.seq_len, 4):
             raise DataError(f"input must have shape (N, {self.seq_len}, 4) (one-hot A,C,G,T), got {X.shape}")
         a_checked = self._check_accessibility(a, X.shape[0])
         if X.shape[0] == 0:
-            return np.zeros(0, dtype=np.float64)
+            return np.zeros((0,) if self.task.type == "binary" else (0, self.task.n_outputs), dtype=np.float64)
         p = predict_proba(
-            self.models, X, a_checked, batch_size=EVAL_BATCH_SIZE if batch_size is None else batch_size, rc_average=self.rc_average, device="cpu"
+            self.models, X, a_checked, spans, task=self.task, rc_average=self.rc_average, device="cpu",
+            batch_size=EVAL_BATCH_SIZE if batch_size is None else batch_size,
         )
         return np.asarray(p, dtype=np.float64)
 
-    def predict_sequences(self, seqs: Sequence[str], a: Any = None, *, batch_size: int | None = None) -> np.ndarray:
-        """DNA strings (any case; N/IUPAC allowed) -> (N,) probabilities. Wrong length -> DataError."""
+    def check_lengths(self, lengths: Sequence[int], where: Callable[[int], str] = lambda i: f"sequence {i}") -> None:
+        """Sequences of another length than seq_len are refused by a fixed-length model (one without data.length)."""
+        if self.length is not None:
+            return
+        bad = [i for i, n in enumerate(lengths) if n != self.seq_len]
+        if bad:
+            i = bad[0]
+            more = f" ({len(bad)} sequences have another length)" if len(bad) > 1 else ""
+            raise DataError(f"{where(i)} has length {lengths[i]}, the model expects {self.seq_len}{more}")
+
+    def encode(self, seqs: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """DNA strings -> (X (N, seq_len, 4), spans or None) as in training: padded and trimmed when the model
+        was trained with data.length, else every string must have the model's length."""
         from seqsweep.data import encode
+        from seqsweep.data.encoding import encode_to_length
 
         seqs = list(seqs)
-        L = self.seq_len
-        for i, s in enumerate(seqs):
-            # Checked here so the message says what the *model* expects; encode checks the letters.
-            if isinstance(s, str) and len(s) != L:
-                raise DataError(f"sequence {i} has length {len(s)}, the model expects {L}")
-        X = encode(seqs, source="sequences", length=L)  # (N, L, 4) uint8
-        return self.predict_proba(X, a, batch_size=batch_size)
+        if self.length is not None:
+            return encode_to_length(seqs, self.length, source="sequences")
+        self.check_lengths([len(s) if isinstance(s, str) else self.seq_len for s in seqs])
+        return encode(seqs, source="sequences", length=self.seq_len), None
+
+    def predict_sequences(self, seqs: Sequence[str], a: Any = None, *, batch_size: int | None = None) -> np.ndarray:
+        """DNA strings (any case; N/IUPAC allowed) -> probabilities as predict_proba. A wrong length -> DataError
+        (for a model trained without data.length)."""
+        X, spans = self.encode(seqs)
+        return self.predict_proba(X, a, spans, batch_size=batch_size)
 
 
 def read_meta(model_dir: str | Path) -> dict[str, Any]:
@@ -194,6 +323,10 @@ def read_meta(model_dir: str | Path) -> dict[str, Any]:
         raise ModelError(
             f"{path}: format_version {version} is newer than this seqsweep reads ({FORMAT_VERSION}); upgrade seqsweep"
         )
+    try:
+        Task.from_dict(meta.get("task"))
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelError(f"{path}: task must be {{type, names}} with a known type, got {meta.get('task')!r} ({e})") from None
     alphabet = meta.get("encoding", {}).get("alphabet", ALPHABET)
     if alphabet != ALPHABET:
         raise ModelError(f"{path}: encoding alphabet must be {ALPHABET!r}, got {alphabet!r}")
@@ -218,6 +351,7 @@ def load_ensemble(model_dir: str | Path) -> Ensemble:
             meta["architecture"],
             seq_len=int(meta["seq_len"]),
             use_accessibility=bool(meta["use_accessibility"]),
+            n_outputs=Task.from_dict(meta.get("task")).n_outputs,
             **meta["hparams"],
         )
         state = load_file(str(weights), device="cpu")

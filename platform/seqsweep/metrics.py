@@ -129,3 +129,132 @@ def evaluate_proba(y, p, w) -> dict[str, float]:
     """`evaluate` for probabilities (prediction: p > 0.5), e.g. a fold ensemble's averaged probabilities."""
     y, p, w = _as_arrays(y, p, w)
     return _evaluate(y, p, (p > 0.5).astype(np.int64), w)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Multilabel, multiclass and next_base (seqsweep.tasks). One definition each, used by the trainer, the
+# registry and `seqsweep predict`; README "Metrics" writes them down.
+
+#: The k of top-k accuracy for single-label tasks with C classes.
+def top_k(n_classes: int) -> int:
+    return 2 if n_classes <= 10 else 5
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (N, C) logits, float64."""
+    z = np.asarray(z, dtype=np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def scorable_tasks(y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """(T,) bool: tasks whose measured rows (w > 0) hold both labels. Only these count in task means."""
+    y, w = np.asarray(y), np.asarray(w)
+    measured = w > 0
+    return ((y == 1) & measured).any(0) & ((y == 0) & measured).any(0)
+
+
+def multilabel_scores(y, scores, w, *, threshold: float = 0.0) -> dict[str, np.ndarray | float]:
+    """Per-task and mean metrics of T binary tasks.
+
+    y (N, T) in {0, 1}; scores (N, T) logits (threshold 0) or probabilities (threshold 0.5); w (N, T), 0 where
+    a label is missing. Per task t, over its rows: weighted accuracy, ROC AUC and PR AUC as for binary with
+    weights w[:, t] (NaN when its measured rows hold one class). The means are over the scorable tasks only.
+    Returns {"weighted_accuracy", "roc_auc", "pr_auc"} (floats, the task means) and the same names prefixed
+    "task_" with (T,) arrays, plus "scorable" (T,) bool.
+    """
+    y = np.asarray(y).astype(np.int64)
+    scores = np.asarray(scores, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    if not (y.shape == scores.shape == w.shape) or y.ndim != 2:
+        raise ValueError(f"metrics: y, scores and w need one (N, T) shape, got {y.shape}, {scores.shape}, {w.shape}")
+    ok = scorable_tasks(y, w)
+    T = y.shape[1]
+    per = {"weighted_accuracy": np.full(T, np.nan), "roc_auc": np.full(T, np.nan), "pr_auc": np.full(T, np.nan)}
+    for t in np.flatnonzero(ok):
+        yt, st, wt = y[:, t], scores[:, t], w[:, t]
+        total = wt.sum()
+        per["weighted_accuracy"][t] = wt[(st > threshold).astype(np.int64) == yt].sum() / total
+        per["roc_auc"][t] = roc_auc(yt, st, wt)
+        per["pr_auc"][t] = pr_auc(yt, st, wt)
+    out: dict[str, np.ndarray | float] = {"scorable": ok}
+    for name, values in per.items():
+        out[name] = float(np.nanmean(values)) if ok.any() else float("nan")
+        out[f"task_{name}"] = values
+    return out
+
+
+def multiclass_scores(y, proba, w) -> dict[str, np.ndarray | float]:
+    """Metrics of one class out of C.
+
+    y (N,) class indices; proba (N, C) probabilities (a softmax); w (N,) weights. The prediction is the argmax.
+      weighted_accuracy  weight of correct predictions / total weight (balanced accuracy with class-balancing w)
+      roc_auc, pr_auc    macro one-vs-rest: class c's ROC AUC / average precision of proba[:, c] for y == c,
+                         weighted by w, averaged over the classes present with both sides (sklearn's
+                         roc_auc_score(multi_class='ovr', average='macro') and average_precision_score(
+                         label_binarize(y), average='macro'))
+      accuracy           the share of rows predicted right (unweighted)
+      top_k_accuracy     the share of rows whose class is among the k most probable (unweighted), k = top_k(C)
+    Also "class_roc_auc", "class_pr_auc" (C,) arrays and "confusion" (C, C) row counts (true class by row).
+    """
+    y = np.asarray(y).astype(np.int64).reshape(-1)
+    proba = np.asarray(proba, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64).reshape(-1)
+    if proba.ndim != 2 or len(proba) != len(y) or len(w) != len(y):
+        raise ValueError(f"metrics: y (N,), proba (N, C) and w (N,) needed, got {y.shape}, {proba.shape}, {w.shape}")
+    C = proba.shape[1]
+    pred = proba.argmax(1)
+    total = w.sum()
+    class_roc, class_pr = np.full(C, np.nan), np.full(C, np.nan)
+    for c in range(C):
+        yc = (y == c).astype(np.int64)
+        if 0 < yc.sum() < len(yc):
+            class_roc[c] = roc_auc(yc, proba[:, c], w)
+            class_pr[c] = pr_auc(yc, proba[:, c], w)
+    k = min(top_k(C), C)
+    topk = np.argsort(-proba, axis=1, kind="stable")[:, :k]
+    confusion = np.zeros((C, C), dtype=np.int64)
+    np.add.at(confusion, (y, pred), 1)
+    return {
+        "weighted_accuracy": float(w[pred == y].sum() / total) if total > 0 else float("nan"),
+        "roc_auc": float(np.nanmean(class_roc)) if np.isfinite(class_roc).any() else float("nan"),
+        "pr_auc": float(np.nanmean(class_pr)) if np.isfinite(class_pr).any() else float("nan"),
+        "accuracy": float((pred == y).mean()) if len(y) else float("nan"),
+        "top_k_accuracy": float((topk == y[:, None]).any(1).mean()) if len(y) else float("nan"),
+        "class_roc_auc": class_roc,
+        "class_pr_auc": class_pr,
+        "confusion": confusion,
+    }
+
+
+def task_scores(task, y, scores, w, *, logits: bool = True) -> dict[str, np.ndarray | float]:
+    """The metrics of `task` (seqsweep.tasks.Task) for logits (training) or probabilities (a model's output).
+
+    binary: weighted_accuracy, roc_auc, pr_auc; multilabel: multilabel_scores; multiclass and next_base:
+    multiclass_scores (logits are turned into probabilities by a softmax first).
+    """
+    if task.type == "binary":
+        y1, s1, w1 = _as_arrays(y, scores, w)
+        cut = (s1 > 0) if logits else (s1 > 0.5)
+        total = w1.sum()
+        return {
+            "weighted_accuracy": float(w1[cut.astype(np.int64) == y1].sum() / total) if total else float("nan"),
+            "roc_auc": roc_auc(y1, s1, w1),
+            "pr_auc": pr_auc(y1, s1, w1),
+        }
+    if task.type == "multilabel":
+        s = np.asarray(scores, dtype=np.float64)
+        s = s.reshape(len(s), -1)
+        return multilabel_scores(np.asarray(y).reshape(s.shape), s, np.asarray(w).reshape(s.shape),
+                                 threshold=0.0 if logits else 0.5)
+    proba = softmax(scores) if logits else np.asarray(scores, dtype=np.float64)
+    return multiclass_scores(y, proba, w)
+
+
+def evaluate_task(task, y, p, w) -> dict[str, np.ndarray | float]:
+    """The full report for a model's probabilities `p` (what the registry and `seqsweep predict` record):
+    binary evaluate_proba (with precision, recall, f1 and the confusion counts); the others task_scores."""
+    if task.type == "binary":
+        return evaluate_proba(y, p, w)
+    return task_scores(task, y, p, w, logits=False)

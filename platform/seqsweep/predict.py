@@ -23,38 +23,64 @@ from seqsweep.errors import DataError
 log = logging.getLogger(__name__)
 
 
-def _model_expectations(model) -> tuple[int | None, bool]:
-    """(sequence length, needs accessibility) of a seqsweep model; (None, False) for any other pyfunc model."""
+def _seqsweep_ensemble(model):
+    """The fold ensemble inside a seqsweep pyfunc model, or None for any other pyfunc model."""
     from mlflow.exceptions import MlflowException
 
     try:
         inner = model.unwrap_python_model()
     except MlflowException:  # not a PythonModel-based pyfunc model
-        return None, False
+        return None
     # The model's code runs from the model's own copy of pyfunc_model.py (a module MLflow names itself), so
     # the class is recognised by name rather than with isinstance.
-    ensemble = getattr(inner, "ensemble", None)
-    if type(inner).__name__ != "SeqsweepModel" or ensemble is None:
-        return None, False
-    return ensemble.seq_len, ensemble.use_accessibility
+    if type(inner).__name__ != "SeqsweepModel":
+        return None
+    return getattr(inner, "ensemble", None)
 
 
-def _check_input(df: pd.DataFrame, input_path: Path, seq_len: int | None, needs_accessibility: bool) -> None:
+def _check_input(df: pd.DataFrame, input_path: Path, ensemble) -> None:
     """File-level checks before predicting, so errors name the file, the row and the record id."""
-    if seq_len is not None:
-        lengths = df["sequence"].str.len().to_numpy()
-        bad = np.flatnonzero(lengths != seq_len)
-        if bad.size:
-            i = int(bad[0])
-            raise DataError(
-                f"{input_path}: row {i} (id {df['id'].iat[i]!r}): sequence has length {lengths[i]}, "
-                f"the model expects {seq_len}" + (f" ({bad.size} rows have another length)" if bad.size > 1 else "")
-            )
-    if needs_accessibility and "accessibility" not in df.columns:
+    if ensemble is None:
+        return
+    lengths = df["sequence"].str.len().to_numpy()
+    ensemble.check_lengths(lengths, where=lambda i: f"{input_path}: row {i} (id {df['id'].iat[i]!r}): sequence")
+    if ensemble.use_accessibility and "accessibility" not in df.columns:
         raise DataError(
             f"{input_path}: the model was trained with accessibility, and this file has none "
             "(CSV column 'accessibility' or FASTA header token accessibility=...)"
         )
+
+
+def _labelled_metrics(df: pd.DataFrame, out: pd.DataFrame, ensemble, input_path: Path) -> tuple[dict[str, float], pd.DataFrame]:
+    """When the input has labels for the model's task: (the task's metrics, the true labels as columns)."""
+    from seqsweep.data.labels import LabelSpec, interpret
+    from seqsweep.data.loaders import label_columns
+    from seqsweep.metrics import evaluate_task
+
+    task = ensemble.task
+    names = label_columns(df)
+    if not names or task.type == "next_base":
+        return {}, pd.DataFrame(index=df.index)
+    if task.type == "multilabel":
+        wanted = [f"label_{t}" for t in task.names]
+        if not set(wanted) <= set(df.columns):
+            return {}, pd.DataFrame(index=df.index)
+        names = wanted
+    spec = LabelSpec(type=task.type, classes=task.names if task.single_label else None, classes_from="the model")
+    weights = df["weight"].to_numpy(dtype=np.float64) if "weight" in df.columns else None
+    y, w, _ = interpret({n: df[n].to_numpy() for n in names}, weights, spec, str(input_path))
+    if task.type == "binary":
+        scores = out["probability"].to_numpy(dtype=np.float64)
+        truth = pd.DataFrame({"true_label": y.astype(np.int64)})
+    elif task.type == "multilabel":
+        scores = out[list(task.names)].to_numpy(dtype=np.float64)
+        truth = pd.DataFrame({f"true_{t}": y[:, j] for j, t in enumerate(task.names)})
+    else:
+        scores = out[list(task.names)].to_numpy(dtype=np.float64)
+        truth = pd.DataFrame({"true_label": np.asarray(task.names, dtype=object)[y]})
+    found = evaluate_task(task, y, scores, w)
+    metrics = {k: float(v) for k, v in found.items() if np.ndim(v) == 0 and not k.startswith("scorable")}
+    return metrics, truth
 
 
 def _write_atomically(df: pd.DataFrame, out_path: Path) -> None:
@@ -82,44 +108,41 @@ def predict_file(
 ) -> dict[str, float]:
     """Predict every sequence in `input_path` (CSV/TSV, FASTA, DeepChem shard directory) and write a CSV.
 
-    Output columns: id, probability, label (probability > 0.5), and true_label when the input has labels.
-    Returns evaluate_proba's metrics when the input has labels (weighted by its weights, else by
-    class-balancing weights), else {}. `labels`: a CSV of labels for a FASTA input (see seqsweep.data).
+    Output columns: id, then the model's output columns (binary: probability, label; multilabel: one
+    probability per task; multiclass: one probability per class and label, the predicted class), and the
+    true labels when the input has them. Returns the task's metrics when the input has labels (weighted by
+    its weights, else by class-balancing weights), else {}. `labels`: a CSV of labels for a FASTA input.
 
     Raises RegistryError when the model cannot be loaded, DataError for unreadable input or sequences of
     the wrong length (naming the row).
     """
     from tqdm.auto import tqdm
 
-    from seqsweep.data import class_balancing_weights, read_sequences
-    from seqsweep.metrics import evaluate_proba
+    from seqsweep.data import read_sequences
 
     if batch_size < 1:
         raise DataError(f"batch_size must be >= 1, got {batch_size}")
     input_path, out_path = Path(input_path), Path(out_path)
     df = read_sequences(input_path, labels=labels)  # DataError on a bad file, before the model loads
     model = registry.load_model(model_uri, tracking_uri)
-    seq_len, needs_accessibility = _model_expectations(model)
-    _check_input(df, input_path, seq_len, needs_accessibility)
+    ensemble = _seqsweep_ensemble(model)
+    _check_input(df, input_path, ensemble)
 
-    columns = ["sequence"] + (["accessibility"] if needs_accessibility else [])
+    columns = ["sequence"] + (["accessibility"] if ensemble is not None and ensemble.use_accessibility else [])
     n = len(df)
-    probs = np.empty(n, dtype=np.float64)
+    parts = []
     # A bar only when there is more than one batch to wait for; tqdm writes to stderr, never stdout.
     with tqdm(total=n, unit="seq", desc="predict", disable=not progress or n <= batch_size, file=sys.stderr) as bar:
         for start in range(0, n, batch_size):
             batch = df.iloc[start : start + batch_size][columns].reset_index(drop=True)
-            out = model.predict(batch)
-            probs[start : start + len(batch)] = np.asarray(out["probability"], dtype=np.float64)
+            parts.append(pd.DataFrame(model.predict(batch)))
             bar.update(len(batch))
-
-    result = pd.DataFrame({"id": df["id"].astype(str), "probability": probs, "label": (probs > 0.5).astype(np.int64)})
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    result = pd.concat([pd.DataFrame({"id": df["id"].astype(str)}), out], axis=1)
     metrics: dict[str, float] = {}
-    if "label" in df.columns and df["label"].notna().all():
-        y = df["label"].to_numpy().astype(np.int64)
-        result["true_label"] = y
-        w = df["weight"].to_numpy(dtype=np.float64) if "weight" in df.columns else class_balancing_weights(y)
-        metrics = evaluate_proba(y, probs, w)
+    if ensemble is not None:
+        metrics, truth = _labelled_metrics(df, out, ensemble, input_path)
+        result = pd.concat([result, truth], axis=1)
     _write_atomically(result, out_path)
     log.info("wrote %d predictions to %s", n, out_path)
     return metrics

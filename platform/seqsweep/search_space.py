@@ -23,23 +23,29 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 from seqsweep import models
-from seqsweep.config import read_yaml
+from seqsweep.config import TrainKnobs, read_yaml
 from seqsweep.errors import ConfigError, ModelError
 
+
+def _train_params() -> tuple[dict[str, tuple[type, ...]], dict[str, tuple[str, ...]]]:
+    """The training parameters a search space may set, derived from config.TrainKnobs (their one definition):
+    name -> accepted Python types, and name -> allowed values for the Literal ones."""
+    types: dict[str, tuple[type, ...]] = {"epochs": (int,)}  # per trial, capped by train.max_epochs
+    allowed: dict[str, tuple[str, ...]] = {}
+    for name, info in TrainKnobs.model_fields.items():
+        ann = info.annotation
+        if get_origin(ann) is Literal:
+            types[name], allowed[name] = (str,), get_args(ann)
+        else:
+            types[name] = (float, int) if ann is float else (ann,)
+    return types, allowed
+
+
 #: Parameters of the training loop (not of the model), with the types they must have.
-TRAIN_PARAMS: dict[str, tuple[type, ...]] = {
-    "learning_rate": (float,),
-    "weight_decay": (float, int),
-    "batch_size": (int,),
-    "epochs": (int,),
-    "optimizer": (str,),
-    "lr_schedule": (str,),
-    "rc_augment": (bool,),
-    "sampling": (str,),
-}
+TRAIN_PARAMS, TRAIN_CHOICES = _train_params()
 _NUMBER_AS_STRING = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
 
 
@@ -194,11 +200,7 @@ def _check_train_param(path: Path, p: Param) -> None:
         if not ok:
             want = " or ".join(t.__name__ for t in types)
             raise ConfigError(f"{path}: '{p.name}' must be {want}, got {v!r}")
-    allowed = {
-        "optimizer": ("adam", "adamw"),
-        "lr_schedule": ("constant", "cosine", "onecycle"),
-        "sampling": ("shuffle", "weighted"),
-    }.get(p.name)
+    allowed = TRAIN_CHOICES.get(p.name)
     if allowed:
         for v in p.values():
             if v not in allowed:

@@ -26,75 +26,14 @@ import numpy as np
 import optuna
 from ray.tune.search.optuna import OptunaSearch
 
-from seqsweep import cv, data, store, tracking
+from seqsweep import data, store, tracking
 from seqsweep.config import JobSpec
-from seqsweep.errors import ClusterError, ConfigError, DataError, SeqsweepError
+from seqsweep.errors import ClusterError, ConfigError, SeqsweepError
+from seqsweep.prepare import PreparedData, length_of, prepare_data
 from seqsweep.search_space import SearchSpace, load_search_space
 from seqsweep.trainable import TrialSettings
 
 log = logging.getLogger(__name__)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Data
-# --------------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class PreparedData:
-    train: data.Dataset
-    test: data.Dataset | None
-    folds: list[tuple[np.ndarray, np.ndarray]]
-    info: dict[str, Any]
-
-
-def _balanced(ds: data.Dataset) -> bool:
-    """True when the weights are class-balancing (each class sums to half the total), as in the JUND shards."""
-    total = float(ds.w.sum())
-    pos = float(ds.w[ds.y == 1].sum())
-    return total > 0 and abs(pos / total - 0.5) < 1e-3
-
-
-def _with_balancing_weights(ds: data.Dataset) -> data.Dataset:
-    # A subset changes the class ratio a little; class-balancing weights must then be recomputed, or
-    # "always positive" stops scoring 0.5 (docs/design.md#subsets).
-    return data.Dataset(X=ds.X, y=ds.y, w=data.class_balancing_weights(ds.y), ids=ds.ids, a=ds.a, source=ds.source)
-
-
-def prepare_data(job: JobSpec) -> PreparedData:
-    spec = job.data
-    if spec.synthetic is not None and not spec.train.exists():
-        log.info("generating the synthetic dataset into %s", spec.train)
-        data.synth(spec.train, n=spec.synthetic.n, positive_rate=spec.synthetic.positive_rate, seed=spec.synthetic.seed)
-    full = data.load(spec.train, labels=spec.labels)
-    if job.train.use_accessibility and full.a is None:
-        raise ConfigError(f"{job.source}: 'train.use_accessibility' is true but {spec.train} has no accessibility values")
-
-    test = None
-    train = full
-    if spec.holdout is not None:
-        tr_idx, te_idx = cv.holdout_split(
-            full.ids, full.y, fraction=spec.holdout.fraction, block_size=spec.holdout.block_size, seed=spec.holdout.seed
-        )
-        train, test = full.subset(tr_idx), full.subset(te_idx)
-        if _balanced(full):
-            train, test = _with_balancing_weights(train), _with_balancing_weights(test)
-    elif spec.test is not None:
-        test = data.load(spec.test)
-        if test.seq_len != train.seq_len:
-            raise DataError(f"{spec.test}: sequences have length {test.seq_len}, the training data {train.seq_len}")
-
-    groups = cv.genomic_blocks(train.ids, job.cv.block_size) if job.cv.group_by == "genomic_block" else None
-    folds = cv.make_folds(train.y, job.cv.folds, seed=job.cv.seed, groups=groups)
-    info = {
-        "train": str(spec.train),
-        "rows": len(train),
-        "positives": train.n_positive,
-        "length": train.seq_len,
-        "fingerprint": data.fingerprint(train),
-        "test_rows": len(test) if test is not None else 0,
-        "test_positives": test.n_positive if test is not None else 0,
-        "test_fingerprint": data.fingerprint(test) if test is not None else "",
-    }
-    return PreparedData(train=train, test=test, folds=folds, info=info)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -343,6 +282,8 @@ class DryRunReport:
     data: dict[str, Any]
     folds: int
     architectures: dict[str, int]  # architecture -> parameter count of the model built
+    head: str = ""  # the output head every architecture gets from the task
+    warnings: list[str] = field(default_factory=list)
 
 
 def dry_run(job: JobSpec) -> DryRunReport:
@@ -354,20 +295,37 @@ def dry_run(job: JobSpec) -> DryRunReport:
 
     space = load_search_space(job.search_space)
     prepared = prepare_data(job)
+    check_space_fits(space, prepared, job)
+    task = prepared.train.task
     built = {}
     x = torch.from_numpy(prepared.train.X[:2].astype(np.float32)).transpose(1, 2)  # (2, L, 4) -> (2, 4, L)
     a = torch.zeros(2) if job.train.use_accessibility else None
+    expected = (2,) if task.type == "binary" else (2, task.n_outputs)
     for arch in space.architectures:
         _, model_kw, _ = split_config(space.fixed_config(arch))
         model = models.create_model(
-            arch, seq_len=prepared.train.seq_len, use_accessibility=job.train.use_accessibility, **model_kw
+            arch, seq_len=prepared.train.seq_len, use_accessibility=job.train.use_accessibility,
+            n_outputs=task.n_outputs, **model_kw,
         )
         with torch.no_grad():
             out = model(x, a)
-        if out.shape != (2,):
-            raise SeqsweepError(f"architecture {arch!r} returned shape {tuple(out.shape)}, expected (2,)")
+        if tuple(out.shape) != expected:
+            raise SeqsweepError(f"architecture {arch!r} returned shape {tuple(out.shape)}, expected {expected}")
         built[arch] = sum(p.numel() for p in model.parameters())
-    return DryRunReport(data=prepared.info, folds=len(prepared.folds), architectures=built)
+    return DryRunReport(data=prepared.info, folds=len(prepared.folds), architectures=built, head=task.head,
+                        warnings=prepared.warnings)
+
+
+def check_space_fits(space: SearchSpace, prepared: PreparedData, job: JobSpec) -> None:
+    """The search space's model parameters against the data's sequence length (e.g. a kernel longer than
+    data.length.to), before Ray starts."""
+    from seqsweep.search_space import check_buildable
+
+    try:
+        check_buildable(space, seq_len=prepared.train.seq_len)
+    except ConfigError as exc:
+        where = f"data.length.to {job.data.length.to}" if job.data.length is not None else f"sequence length {prepared.train.seq_len}"
+        raise ConfigError(f"{exc} (the data has {where})") from None
 
 
 def run(
@@ -395,6 +353,9 @@ def run(
         raise ConfigError(f"{job.source}: --resume: no earlier sweep of job {job.name!r} under {store.tune_dir()}")
 
     prepared = prepare_data(job)
+    check_space_fits(space, prepared, job)
+    for note in prepared.warnings:
+        log.warning("%s", note)
     experiment_id = tracking.open_store(uri, job.experiment_name)
 
     if not verbose:
@@ -482,21 +443,7 @@ def _run_on_ray(setup: SweepSetup) -> SweepResult:
         emit=setup.emit,
     )
     threads = job.resources.threads or max(1, int(job.resources.cpu))
-    settings = TrialSettings(
-        max_epochs=job.train.max_epochs,
-        batch_size=job.train.batch_size,
-        learning_rate=job.train.learning_rate,
-        weight_decay=job.train.weight_decay,
-        optimizer=job.train.optimizer,
-        lr_schedule=job.train.lr_schedule,
-        rc_augment=job.train.rc_augment,
-        sampling=job.train.sampling,
-        use_accessibility=job.train.use_accessibility,
-        device=job.train.device,
-        precision=job.train.precision,
-        threads=threads,
-        seed=job.cv.seed,
-    )
+    settings = TrialSettings(train=job.train, threads=threads, seed=job.cv.seed, length=length_of(job))
 
     interrupted = False
     study = None

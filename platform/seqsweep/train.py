@@ -17,47 +17,47 @@ the folds are interleaved and whatever else ran before in the process.
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 import math
-import numbers
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from typing import Any, get_args
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pydantic import Field, ValidationError
 from torch import nn
-from torch.func import functional_call, stack_module_state, vmap
 
 from seqsweep.allocator import keep_freed_memory
+from seqsweep.config import TrainKnobs, TrainSpec
 from seqsweep.data.dataset import Dataset
-from seqsweep.errors import ConfigError, DataError
-from seqsweep.metrics import pr_auc, roc_auc, weighted_accuracy
+from seqsweep.ensemble import EVAL_BATCH_SIZE, onehot_to_tensor, predict_proba, span_mask, strand_logits
+from seqsweep.errors import ConfigError
+from seqsweep.metrics import task_scores, top_k
 from seqsweep.models import create_model
+from seqsweep.tasks import Task
 
 log = logging.getLogger(__name__)
 
-OPTIMIZERS = ("adam", "adamw")
-LR_SCHEDULES = ("constant", "cosine", "onecycle")
-SAMPLINGS = ("shuffle", "weighted")
-PRECISIONS = ("auto", "float32", "bfloat16")
-# Rows per forward pass when scoring and predicting (no autograd). Measured on the 2-core Xeon, 5-model
-# ensembles: 1,024 rows beat 4,096 (cnn 1.1-2.0x, kmer 1.6-2.0x, lstm 1.4x, cnn_bilstm 1.9x faster); larger
-# batches spill the activations out of cache. deepbind splits its batches further (models/cnn.py).
-EVAL_BATCH_SIZE = 1024
+PRECISIONS = get_args(TrainSpec.model_fields["precision"].annotation)
 
 
 class TrainingError(RuntimeError):
     """A trial failed while training (e.g. the loss became NaN): a failed trial, not bad user input."""
 
 
-@dataclass(frozen=True)
-class TrainConfig:
+def _config_error(err: ValidationError) -> ConfigError:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "config"
+    return ConfigError(f"{key}: {first['msg']}, got {first.get('input')!r}")
+
+
+class TrainConfig(TrainKnobs):
     """One trial's configuration: the architecture, its hyperparameters and how to train it.
 
-    rc_augment:   flip a random half of each batch to its reverse complement (x.flip(1, 2) in A,C,G,T
-                  channels-first one-hot), so the model sees both strands of every site.
+    The training knobs (batch_size, learning_rate, weight_decay, optimizer, lr_schedule, rc_augment,
+    sampling) are seqsweep.config.TrainKnobs, defined once there. Besides them:
+
     rc_average:   at test time average the logits of x and of its reverse complement; None means "the same
                   as rc_augment" (a model trained on both strands should be scored on both).
     lr_schedule:  'constant', 'cosine' (to 0) or 'onecycle' (warm-up then anneal), stepped per batch over
@@ -66,63 +66,24 @@ class TrainConfig:
                   'weighted': an epoch draws as many rows, with replacement, with probability proportional
                   to their weight, and the loss is unweighted. Both minimise the same expected loss; with
                   class-balancing weights and rare positives 'weighted' makes every batch about half
-                  positives instead of one positive weighted 200x in every other batch (a less noisy
-                  gradient), but it shows each positive ~weight times per epoch, so with very few positives
-                  it overfits sooner: on JUND (120 positives in 27k rows) a deepbind's held-out ROC AUC
-                  fell from 0.73 to 0.59 in 6 epochs, where 'shuffle' held 0.75. Hence the default.
+                  positives (a less noisy gradient), but it shows each positive ~weight times per epoch, so
+                  with very few positives it overfits sooner (docs/design.md#sampling). Hence the default.
+
+        TrainConfig("deepbind", {"filters": 64}, epochs=10, learning_rate=3e-3)
     """
 
-    architecture: str
-    hparams: dict = field(default_factory=dict)  # model kwargs, e.g. {"filters": 64}
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.0
-    optimizer: str = "adamw"
-    batch_size: int = 256
-    epochs: int = 10
-    rc_augment: bool = False
+    architecture: str = Field(min_length=1)
+    hparams: dict[str, Any] = Field(default_factory=dict)  # model kwargs, e.g. {"filters": 64}
+    epochs: int = Field(10, ge=1)
+    seed: int = Field(0, ge=0)
     rc_average: bool | None = None
-    lr_schedule: str = "constant"
-    sampling: str = "shuffle"
-    seed: int = 0
     use_accessibility: bool = False
 
-    def __post_init__(self) -> None:
-        def number(key: str, low: float, strict: bool) -> None:
-            value = getattr(self, key)
-            ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-            if not ok or value < low or (strict and value == low):
-                rule = f"a finite number {'>' if strict else '>='} {low}"
-                raise ConfigError(f"{key}: must be {rule}, got {value!r}")
-
-        def integer(key: str, low: int) -> None:
-            value = getattr(self, key)
-            # numbers.Integral: a search space may hand over numpy integers
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-                raise ConfigError(f"{key}: must be an integer >= {low}, got {value!r}")
-
-        def flag(key: str, allow_none: bool = False) -> None:
-            value = getattr(self, key)
-            if not (isinstance(value, bool) or (allow_none and value is None)):
-                raise ConfigError(f"{key}: must be true or false, got {value!r}")
-
-        if not isinstance(self.architecture, str) or not self.architecture:
-            raise ConfigError(f"architecture: must be a non-empty name, got {self.architecture!r}")
-        if not isinstance(self.hparams, dict):
-            raise ConfigError(f"hparams: must be a mapping of model keyword arguments, got {self.hparams!r}")
-        number("learning_rate", 0.0, strict=True)
-        number("weight_decay", 0.0, strict=False)
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"optimizer: must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ConfigError(f"lr_schedule: must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
-        if self.sampling not in SAMPLINGS:
-            raise ConfigError(f"sampling: must be one of {', '.join(SAMPLINGS)}, got {self.sampling!r}")
-        integer("batch_size", 1)
-        integer("epochs", 1)
-        integer("seed", 0)
-        flag("rc_augment")
-        flag("rc_average", allow_none=True)
-        flag("use_accessibility")
+    def __init__(self, architecture: str, hparams: dict[str, Any] | None = None, /, **values: Any):
+        try:
+            super().__init__(architecture=architecture, hparams={} if hparams is None else hparams, **values)
+        except ValidationError as err:
+            raise _config_error(err) from None
 
     @property
     def strand_average(self) -> bool:
@@ -133,18 +94,6 @@ class TrainConfig:
 def _derived_seed(*parts: int) -> int:
     """An independent 63-bit seed for each (seed, fold, purpose, ...) tuple (numpy's SeedSequence mixing)."""
     return int(np.random.SeedSequence(list(parts)).generate_state(1, dtype=np.uint64)[0] >> 1)
-
-
-def _strand_logits(model: nn.Module, x: torch.Tensor, a: torch.Tensor | None, rc_average: bool) -> torch.Tensor:
-    """x (B, 4, L) -> logits (B,), averaged over x and its reverse complement when rc_average.
-
-    A model that is strand-invariant by construction (deepbind with both_strands) gives the same logit for
-    both strands, so its second pass is skipped: half the cost of evaluation and inference.
-    """
-    logits = model(x, a)
-    if rc_average and not getattr(model, "strand_invariant", False):
-        logits = 0.5 * (logits + model(x.flip(1, 2), a))
-    return logits
 
 
 def bf16_hardware(device: torch.device) -> bool:
@@ -190,13 +139,6 @@ def _fork_rng(device: torch.device):
     return torch.random.fork_rng(devices=[])
 
 
-def _onehot_to_tensor(X: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(N, L, 4) uint8 numpy -> (N, 4, L) float32 tensor on `device` (uint8 is moved: 4x less to copy)."""
-    X = np.require(X, dtype=np.uint8, requirements=["C", "W"])  # torch.from_numpy wants writable memory
-    x = torch.from_numpy(X).to(device)  # (N, L, 4) uint8
-    return x.permute(0, 2, 1).contiguous().float()  # (N, L, 4) -> (N, 4, L) float32
-
-
 class CVTrainer:
     """Trains the k fold models of one configuration in lockstep, one epoch at a time.
 
@@ -204,16 +146,16 @@ class CVTrainer:
     for _ in range(10):
         metrics = trainer.step_epoch()   # {'cv_weighted_accuracy': ..., 'fold0_roc_auc': ..., 'epoch': 1, ...}
 
+    The task (binary, multilabel, multiclass, next_base) comes with the dataset: it sizes the models' output
+    heads and picks the loss and the metrics (seqsweep.metrics.task_scores). Padded datasets (spans) pass
+    each batch's mask of real positions to the models.
+
     device: "cpu" or "cuda[:i]" (a trial uses CUDA when Ray gave it a GPU).
     num_threads: when given, torch.set_num_threads(num_threads) (a Ray trial sets it to its CPU share);
         left alone otherwise.
     precision: 'auto' (default), 'float32' or 'bfloat16' for the training steps (resolve_precision); the
         resolved one is `self.precision`. Validation scores and predictions are always computed in float32,
         so the metrics describe the saved model as it is served.
-    fold_batching: train the k folds as ONE batched model (torch.func.vmap over their stacked parameters)
-        instead of one after another. Same initialisation, same per-fold shuffling; a fold with fewer
-        training rows wraps around to the longest fold's batch count. Architectures vmap cannot run
-        (recurrent layers) fall back to one after another, with a warning.
     """
 
     def __init__(
@@ -224,7 +166,6 @@ class CVTrainer:
         device: str | torch.device = "cpu",
         num_threads: int | None = None,
         precision: str = "auto",
-        fold_batching: bool = False,
     ):
         if num_threads is not None:
             torch.set_num_threads(int(num_threads))
@@ -235,24 +176,36 @@ class CVTrainer:
             raise ConfigError(
                 f"use_accessibility: is true but dataset {dataset.source} has no accessibility values"
             )
+        task = dataset.task
+        if task.type == "next_base" and config.rc_augment:
+            raise ConfigError(
+                "rc_augment: must be false for next_base: the reverse strand of a context is followed by another "
+                "base than its forward strand"
+            )
+        if task.type == "multilabel" and config.sampling == "weighted":
+            raise ConfigError("sampling: 'weighted' draws rows by one weight; a multilabel task has one per task: use 'shuffle'")
         self.config = config
+        self.task = task
         self.device = torch.device(device)
         self.epoch = 0
         n = len(dataset)
 
         # The whole dataset goes to the device once; batches are index slices of these tensors.
-        self.X = _onehot_to_tensor(dataset.X, self.device)  # (N, 4, L) float32
-        self.y = torch.as_tensor(np.asarray(dataset.y), dtype=torch.float32, device=self.device)  # (N,)
-        self.w = torch.as_tensor(np.asarray(dataset.w), dtype=torch.float32, device=self.device)  # (N,)
+        self.X = onehot_to_tensor(dataset.X, self.device)  # (N, 4, L) float32
+        y_dtype = torch.long if task.single_label else torch.float32
+        self.y = torch.as_tensor(np.asarray(dataset.y), dtype=y_dtype, device=self.device)  # (N,) or (N, T)
+        self.w = torch.as_tensor(np.asarray(dataset.w), dtype=torch.float32, device=self.device)  # y's shape
         self.a = (
             torch.as_tensor(np.asarray(dataset.a), dtype=torch.float32, device=self.device)
             if config.use_accessibility
             else None
         )
+        self.spans = None if dataset.spans is None else torch.as_tensor(dataset.spans, device=self.device)
         # numpy copies of labels and weights for the metrics (seqsweep.metrics works on numpy)
         self._y_np = np.asarray(dataset.y)
         self._w_np = np.asarray(dataset.w, dtype=np.float64)
         self._weighted_sampling = config.sampling == "weighted"
+        row_weight = self._w_np if self._w_np.ndim == 1 else self._w_np.sum(1)  # a row's weight over its tasks
 
         self.train_idx: list[torch.Tensor] = []
         self._w_mean: list[float] = []
@@ -263,9 +216,9 @@ class CVTrainer:
                 if len(idx) == 0 or idx.min() < 0 or idx.max() >= n:
                     raise ValueError(f"fold {k}: {name} indices must be non-empty rows of the {n}-row dataset")
             self.train_idx.append(torch.from_numpy(tr).to(self.device))
-            # the fold's loss normaliser (see _weighted_bce): its training rows' mean weight; 1 when rows are
-            # drawn by weight and count once each (TrainConfig.sampling); an all-zero-weight fold trains on nothing
-            w_mean = 1.0 if self._weighted_sampling else float(self._w_np[tr].mean())
+            # the fold's loss normaliser (see _weighted_loss): its training rows' mean weight; 1 when rows are
+            # drawn by weight and count once each; an all-zero-weight fold trains on nothing
+            w_mean = 1.0 if self._weighted_sampling else float(row_weight[tr].mean())
             self._w_mean.append(w_mean if w_mean != 0 else 1.0)
             self.val_idx.append(va)
 
@@ -280,6 +233,7 @@ class CVTrainer:
                     config.architecture,
                     seq_len=dataset.seq_len,
                     use_accessibility=config.use_accessibility,
+                    n_outputs=task.n_outputs,
                     **config.hparams,
                 ).to(self.device)
             if hasattr(model, "adapt"):
@@ -289,54 +243,19 @@ class CVTrainer:
             self._generators.append(torch.Generator().manual_seed(_derived_seed(config.seed, k, 1)))
         self.precision = resolve_precision(precision, self.device, self.models[0])
 
-        self.fold_batching = bool(fold_batching) and self._setup_fold_batching()
-        # One optimizer (and schedule) per fold, or one over the stacked parameters of all folds: Adam(W)
-        # works element by element, so the latter takes exactly the k separate steps.
-        if self.fold_batching:
-            param_groups = [list(self._stacked_params.values())]
-            n_rows = [max(len(idx) for idx in self.train_idx)]
-        else:
-            param_groups = [list(m.parameters()) for m in self.models]
-            n_rows = [len(idx) for idx in self.train_idx]
         opt_cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
         self.optimizers = [
-            opt_cls(params, lr=config.learning_rate, weight_decay=config.weight_decay) for params in param_groups
+            opt_cls(m.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay) for m in self.models
         ]
-        self._total_steps = [config.epochs * self._batches_per_epoch(n) for n in n_rows]
+        self._total_steps = [config.epochs * self._batches_per_epoch(len(idx)) for idx in self.train_idx]
         self._steps = [0 for _ in self.optimizers]
         self.schedulers = [self._make_scheduler(o, t) for o, t in zip(self.optimizers, self._total_steps)]
+        self._fold_scores: list[dict[str, Any]] = []  # the last epoch's scores per fold (for evaluation())
         log.info(
-            "%s: %d fold models of %d parameters on %s in %s%s",
-            config.architecture, k_folds, sum(p.numel() for p in self.models[0].parameters()), self.device,
-            self.precision,
-            ", trained as one batched model" if self.fold_batching else "",
+            "%s: %d fold models of %d parameters (%s) on %s in %s",
+            config.architecture, k_folds, sum(p.numel() for p in self.models[0].parameters()), task.head,
+            self.device, self.precision,
         )
-
-    def _setup_fold_batching(self) -> bool:
-        """Stack the fold models' parameters for vmap; False (with a warning) when the architecture can't."""
-        params, buffers = stack_module_state(self.models)  # name -> (k, ...) leaf tensors
-        skeleton = copy.deepcopy(self.models[0]).to("meta")  # structure only; the weights come from `params`
-
-        def forward(p, b, x, a):
-            return functional_call(skeleton, (p, b), (x, a))
-
-        a_dim = 0 if self.a is not None else None
-        # randomness="different": each fold draws its own dropout masks, as separate models would
-        batched = vmap(forward, in_dims=(0, 0, 0, a_dim), randomness="different")
-        k = len(self.models)
-        x = self.X[:2].expand(k, -1, -1, -1)  # (k, 2, 4, L)
-        a = self.a[:2].expand(k, -1) if self.a is not None else None
-        try:
-            with torch.no_grad(), _fork_rng(self.device):
-                batched(params, buffers, x, a)
-        except RuntimeError as e:  # e.g. "Batching rule not implemented for aten::lstm.input"
-            log.warning(
-                "fold_batching: architecture %r cannot be vmapped (%s); training its folds one after another",
-                self.config.architecture, str(e).splitlines()[0],
-            )
-            return False
-        self._stacked_params, self._stacked_buffers, self._batched_forward = params, buffers, batched
-        return True
 
     # --- training ---
 
@@ -354,10 +273,7 @@ class CVTrainer:
         return None
 
     def _epoch_order(self, k: int, n_rows: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Fold k's training rows in this epoch's seeded order, (n_rows,), and which to flip, (n_rows,) bool.
-
-        n_rows beyond the fold's size wraps around to the start of the order (fold batching only).
-        """
+        """Fold k's training rows in this epoch's seeded order, (n_rows,), and which to flip, (n_rows,) bool."""
         idx = self.train_idx[k]
         gen = self._generators[k]
         if self._weighted_sampling:
@@ -368,40 +284,47 @@ class CVTrainer:
             perm = torch.multinomial(p, n_rows, replacement=True, generator=gen)
         else:
             perm = torch.randperm(len(idx), generator=gen)
-        if n_rows > len(idx):
-            perm = perm.repeat(math.ceil(n_rows / len(idx)))[:n_rows]
         order = idx[perm.to(self.device)]  # shuffled row numbers, (n_rows,)
         flip = None
         if self.config.rc_augment:
             flip = (torch.rand(n_rows, generator=gen) < 0.5).to(self.device)  # rows to reverse-complement
         return order, flip
 
+    def _mask(self, rows: torch.Tensor) -> torch.Tensor | None:
+        return None if self.spans is None else span_mask(self.spans[rows], self.X.shape[2])
+
     def _batch(self, rows: torch.Tensor, flip: torch.Tensor | None):
-        """Index the device tensors: rows (..., B) -> x (..., B, 4, L), y, w, a (..., B)."""
+        """Index the device tensors: rows (B,) -> x (B, 4, L), y, w, a, mask (B, L) or None."""
         x = self.X[rows]
+        mask = self._mask(rows)
         if flip is not None:
-            x = torch.where(flip[..., None, None], x.flip(-2, -1), x)  # flip(-2, -1): reverse complement
+            x = torch.where(flip[:, None, None], x.flip(-2, -1), x)  # flip(-2, -1): reverse complement
+            if mask is not None:
+                mask = torch.where(flip[:, None], mask.flip(-1), mask)
         a = self.a[rows] if self.a is not None else None
         y = self.y[rows]
-        w = torch.ones_like(y) if self._weighted_sampling else self.w[rows]  # drawn by weight: count once
-        return x, y, w, a
+        w = torch.ones_like(self.w[rows]) if self._weighted_sampling else self.w[rows]  # drawn by weight: count once
+        return x, y, w, a, mask
 
     @staticmethod
-    def _weighted_bce(
-        logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor, w_mean: float | torch.Tensor
+    def _weighted_loss(
+        task: Task, logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor, w_mean: float
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Weighted BCE over the last dim, (..., B) -> (step loss, sum(w * l), sum(w)), each (...).
+        """The task's weighted loss of a batch of B rows -> (step loss, sum(w * l), sum(w)).
 
-        The step loss is sum(w * l) / (B * w_mean), w_mean the fold's mean training weight (a (k,) tensor
-        for batched folds): an unbiased estimate of the fold's weighted mean loss. Dividing by the batch's
-        own sum(w) instead is biased when positives are rare: with class-balancing weights and 120 positives
-        in 27k rows, most batches hold no positive and push every logit down at full strength, while the
-        few that hold one are normalised by its large weight; the model then predicted all-negative
-        (weighted accuracy 0.5) on JUND for many epochs.
+        l is BCE per label (binary; multilabel, one per task, where a missing label has w = 0) or the
+        cross-entropy over classes (multiclass, next_base). The step loss is sum(w * l) / (B * w_mean), w_mean
+        the fold's mean training weight per row: an unbiased estimate of the fold's weighted mean loss.
+        Dividing by the batch's own sum(w) instead is biased when positives are rare: with class-balancing
+        weights most batches hold no positive and push every logit down at full strength, while the few that
+        hold one are normalised by its large weight (docs/design.md#loss).
         """
-        per_row = F.binary_cross_entropy_with_logits(logits.float(), y, reduction="none")
-        weighted = (w * per_row).sum(-1)
-        return weighted / (y.shape[-1] * w_mean), weighted, w.sum(-1)
+        if task.single_label:
+            per = F.cross_entropy(logits.float(), y, reduction="none")  # (B, C), (B,) -> (B,)
+        else:
+            per = F.binary_cross_entropy_with_logits(logits.float().reshape(y.shape), y, reduction="none")
+        weighted = (w * per).sum()
+        return weighted / (y.shape[0] * w_mean), weighted, w.sum()
 
     def _optimizer_step(self, i: int, loss: torch.Tensor) -> None:
         opt, sched = self.optimizers[i], self.schedulers[i]
@@ -435,10 +358,10 @@ class CVTrainer:
                 rows = order[start : start + cfg.batch_size]
                 if len(rows) == 1 and n > 1:
                     break  # a single-row batch is a noisy step and breaks batch-norm layers; skip it
-                x, y, w, a = self._batch(rows, None if flip is None else flip[start : start + len(rows)])
+                x, y, w, a, mask = self._batch(rows, None if flip is None else flip[start : start + len(rows)])
                 with _autocast(self.device, self.precision):
-                    logits = model(x, a)  # (B, 4, L) -> (B,)
-                loss, weighted, weight = self._weighted_bce(logits, y, w, self._w_mean[k])
+                    logits = model(x, a) if mask is None else model(x, a, mask)  # (B, 4, L) -> (B,) or (B, K)
+                loss, weighted, weight = self._weighted_loss(self.task, logits, y, w, self._w_mean[k])
                 self._optimizer_step(k, loss)
                 # accumulate on the device; one sync per fold epoch instead of one per batch
                 loss_sum += weighted.detach()
@@ -447,46 +370,12 @@ class CVTrainer:
         self._check_loss(k, epoch_loss)
         return epoch_loss
 
-    def _train_folds_batched(self) -> list[float]:
-        """One epoch of all k folds as one vmapped model; returns each fold's weighted mean loss."""
-        cfg, k_folds = self.config, len(self.models)
-        n = max(len(idx) for idx in self.train_idx)
-        orders, flips = zip(*(self._epoch_order(k, n) for k in range(k_folds)))
-        order = torch.stack(orders)  # (k, n)
-        flip = torch.stack(flips) if cfg.rc_augment else None  # (k, n)
-        params, buffers = self._stacked_params, self._stacked_buffers
-        loss_sum = torch.zeros(k_folds, device=self.device)
-        weight_sum = torch.zeros(k_folds, device=self.device)
-        w_means = torch.tensor(self._w_mean, device=self.device)  # (k,)
-        with _fork_rng(self.device):
-            torch.manual_seed(_derived_seed(cfg.seed, k_folds, 3, self.epoch))
-            for start in range(0, n, cfg.batch_size):
-                rows = order[:, start : start + cfg.batch_size]  # (k, B)
-                if rows.shape[1] == 1 and n > 1:
-                    break  # as in _train_fold
-                x, y, w, a = self._batch(rows, None if flip is None else flip[:, start : start + rows.shape[1]])
-                with _autocast(self.device, self.precision):
-                    logits = self._batched_forward(params, buffers, x, a)  # (k, B, 4, L) -> (k, B)
-                loss, weighted, weight = self._weighted_bce(logits, y, w, w_means)  # (k,) each
-                # The folds share no parameters, so the gradient of the sum is each fold's own gradient.
-                self._optimizer_step(0, loss.sum())
-                loss_sum += weighted.detach()
-                weight_sum += weight
-        losses = (loss_sum / weight_sum.clamp_min(1e-12)).tolist()
-        for k, value in enumerate(losses):
-            self._check_loss(k, value)
-        # Copy the trained weights back into the fold models: evaluation, saving and predict_proba use them.
-        with torch.no_grad():
-            for k, model in enumerate(self.models):
-                for name, t in list(model.named_parameters()) + list(model.named_buffers()):
-                    t.copy_((params if name in params else buffers)[name][k])
-        return losses
-
     # --- evaluation ---
 
     @torch.inference_mode()
     def _val_logits(self, k: int) -> np.ndarray:
-        """Fold k's model on its validation rows -> (n_val,) float64 logits (strand-averaged if configured)."""
+        """Fold k's model on its validation rows -> (n_val,) or (n_val, K) float64 logits (strand-averaged
+        if configured)."""
         model = self.models[k]
         model.eval()
         idx = torch.from_numpy(self.val_idx[k]).to(self.device)
@@ -494,33 +383,35 @@ class CVTrainer:
         for start in range(0, len(idx), EVAL_BATCH_SIZE):
             b = idx[start : start + EVAL_BATCH_SIZE]
             a = self.a[b] if self.a is not None else None
-            out.append(_strand_logits(model, self.X[b], a, self.config.strand_average))
+            out.append(strand_logits(model, self.X[b], a, self._mask(b), self.config.strand_average))
         return torch.cat(out).cpu().numpy().astype(np.float64)
 
     def step_epoch(self) -> dict[str, float]:
         """Train every fold model for one epoch, then score each on its validation fold.
 
-        Returns cv_{weighted_accuracy,roc_auc,pr_auc} (mean over folds) and their _std (population std,
-        ddof=0), fold{k}_{weighted_accuracy,roc_auc,pr_auc} for each fold k (0-based), train_loss (mean
-        over folds of each fold's weighted BCE over the epoch) and epoch (1-based).
+        Returns cv_{weighted_accuracy,roc_auc,pr_auc} (mean over folds; for multilabel each fold's number is
+        the mean over its scorable tasks) and their _std (population std, ddof=0), fold{k}_... for each fold k
+        (0-based), cv_accuracy and cv_top{k}_accuracy for single-label tasks, train_loss (mean over folds of
+        each fold's weighted loss over the epoch) and epoch (1-based).
         """
         self.epoch += 1
-        if self.fold_batching:
-            losses = self._train_folds_batched()
-        else:
-            losses = [self._train_fold(k) for k in range(len(self.models))]
+        losses = [self._train_fold(k) for k in range(len(self.models))]
 
-        per_metric: dict[str, list[float]] = {"weighted_accuracy": [], "roc_auc": [], "pr_auc": []}
+        names = ["weighted_accuracy", "roc_auc", "pr_auc"]
+        if self.task.single_label:
+            names += ["accuracy", f"top{top_k(self.task.n_outputs)}_accuracy"]
+        per_metric: dict[str, list[float]] = {name: [] for name in names}
         metrics: dict[str, float] = {}
+        self._fold_scores = []
         for k in range(len(self.models)):
             logits = self._val_logits(k)
-            y, w = self._y_np[self.val_idx[k]], self._w_np[self.val_idx[k]]
-            fold = {
-                "weighted_accuracy": weighted_accuracy(y, logits, w),
-                "roc_auc": roc_auc(y, logits, w),
-                "pr_auc": pr_auc(y, logits, w),
-            }
-            for name, value in fold.items():
+            va = self.val_idx[k]
+            scores = task_scores(self.task, self._y_np[va], logits, self._w_np[va], logits=True)
+            if self.task.single_label:
+                scores[names[-1]] = scores["top_k_accuracy"]
+            self._fold_scores.append(scores)
+            for name in names:
+                value = float(scores[name])
                 metrics[f"fold{k}_{name}"] = value
                 per_metric[name].append(value)
         for name, values in per_metric.items():
@@ -530,6 +421,37 @@ class CVTrainer:
         metrics["epoch"] = self.epoch
         log.debug("epoch %d: %s", self.epoch, metrics)
         return metrics
+
+    def evaluation(self) -> dict[str, Any]:
+        """Per-task (multilabel) or per-class (multiclass, next_base) cross-validation scores of the last epoch.
+
+        Returns {"task": ..., "outputs": [one row per task or class: name, roc_auc, pr_auc (means over the
+        folds where it was scorable), weighted_accuracy (multilabel), folds_scored], "unscorable": names of
+        tasks no fold could score (excluded from every mean), "confusion": (C, C) counts summed over the
+        validation folds (single-label)}; {} for binary or before the first epoch.
+        """
+        if self.task.type == "binary" or not self._fold_scores:
+            return {}
+        folds = self._fold_scores
+        prefix = "class_" if self.task.single_label else "task_"
+        keys = ["roc_auc", "pr_auc"] + ([] if self.task.single_label else ["weighted_accuracy"])
+        stacked = {key: np.vstack([f[prefix + key] for f in folds]) for key in keys}  # (k, K)
+        scored = np.isfinite(stacked["roc_auc"]).sum(0)
+        rows = []
+        for j, name in enumerate(self.task.names):
+            row: dict[str, Any] = {"name": name, "folds_scored": int(scored[j])}
+            for key in keys:
+                col = stacked[key][:, j]
+                row[key] = float(np.nanmean(col)) if np.isfinite(col).any() else float("nan")
+            rows.append(row)
+        out: dict[str, Any] = {
+            "task": self.task.to_dict(),
+            "outputs": rows,
+            "unscorable": [r["name"] for r in rows if r["folds_scored"] == 0],
+        }
+        if self.task.single_label:
+            out["confusion"] = np.sum([f["confusion"] for f in folds], axis=0).tolist()
+        return out
 
     def fit(
         self, epochs: int | None = None, on_epoch: Callable[[dict[str, float]], None] | None = None
@@ -553,46 +475,12 @@ class CVTrainer:
         """CPU copies of the fold models' weights, in fold order (for safetensors / the pyfunc model)."""
         return [{name: t.detach().to("cpu", copy=True) for name, t in m.state_dict().items()} for m in self.models]
 
-    def predict_proba(self, X: np.ndarray, a: np.ndarray | None = None, *, batch_size: int = EVAL_BATCH_SIZE) -> np.ndarray:
-        """The fold ensemble's probabilities for (N, L, 4) one-hot X (see module-level predict_proba)."""
+    def predict_proba(
+        self, X: np.ndarray, a: np.ndarray | None = None, spans: np.ndarray | None = None, *,
+        batch_size: int = EVAL_BATCH_SIZE,
+    ) -> np.ndarray:
+        """The fold ensemble's probabilities for (N, L, 4) one-hot X (seqsweep.ensemble.predict_proba)."""
         return predict_proba(
-            self.models, X, a, batch_size=batch_size, rc_average=self.config.strand_average, device=self.device
+            self.models, X, a, spans, task=self.task, batch_size=batch_size, rc_average=self.config.strand_average,
+            device=self.device,
         )
-
-
-@torch.inference_mode()
-def predict_proba(
-    models: Sequence[nn.Module],
-    X: np.ndarray,
-    a: np.ndarray | None = None,
-    *,
-    batch_size: int = EVAL_BATCH_SIZE,
-    rc_average: bool,
-    device: str | torch.device = "cpu",
-) -> np.ndarray:
-    """Ensemble probabilities (N,) float32 for one-hot X (N, L, 4) uint8 [and accessibility a (N,)].
-
-    Each model's logit is averaged over the two strands when rc_average; the ensemble is the mean over the
-    models of sigmoid(logit): a fold ensemble averages PROBABILITIES (DESIGN.md). The models are put in
-    eval mode and must already be on `device`. Holds no training state, so the pyfunc model reuses it.
-    """
-    if len(models) == 0:
-        raise ValueError("predict_proba: needs at least one model")
-    X = np.asarray(X)
-    if X.ndim != 3 or X.shape[2] != 4:
-        raise DataError(f"X: must be one-hot sequences of shape (N, L, 4), got shape {X.shape}")
-    if a is not None and np.shape(a) != (X.shape[0],):
-        raise DataError(f"accessibility: must have shape ({X.shape[0]},) to match X, got {np.shape(a)}")
-    device = torch.device(device)
-    for m in models:
-        m.eval()
-    out = np.empty(X.shape[0], dtype=np.float32)
-    for start in range(0, X.shape[0], batch_size):
-        # convert batch by batch so a large input never exists as a float32 copy all at once
-        x = _onehot_to_tensor(X[start : start + batch_size], device)  # (B, 4, L)
-        ab = None if a is None else torch.as_tensor(np.asarray(a[start : start + batch_size]), dtype=torch.float32, device=device)
-        p = torch.zeros(x.shape[0], device=device)
-        for m in models:
-            p += torch.sigmoid(_strand_logits(m, x, ab, rc_average).float())
-        out[start : start + x.shape[0]] = (p / len(models)).cpu().numpy()
-    return out

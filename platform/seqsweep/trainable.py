@@ -2,40 +2,39 @@
 
 It builds the k fold models, trains them in lockstep one epoch at a time, and reports the k-fold mean/std of
 weighted accuracy, ROC AUC and PR AUC after every epoch (what ASHA prunes on). On its last epoch it also
-reports a checkpoint holding the trial's model (the ensemble of its fold models, safetensors + model.json),
-which the driver logs to MLflow. Trials never touch MLflow themselves (see DESIGN.md).
+reports a checkpoint holding the trial's model (the ensemble of its fold models, safetensors + model.json,
+and the per-task or per-class CV scores), which the driver logs to MLflow. Trials never touch MLflow
+themselves (docs/design.md#tracking).
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from seqsweep.config import TrainSpec
 from seqsweep.data import Dataset
+from seqsweep.data.encoding import Length
 from seqsweep.search_space import split_config
+
+#: The per-task / per-class CV scores a trial leaves next to its model in the checkpoint.
+EVALUATION_JSON = "cv_evaluation.json"
 
 
 @dataclass(frozen=True)
 class TrialSettings:
     """What every trial of one sweep shares (from the job), sent to workers once with the dataset."""
 
-    max_epochs: int
-    batch_size: int
-    learning_rate: float
-    weight_decay: float
-    optimizer: str
-    lr_schedule: str
-    rc_augment: bool
-    sampling: str
-    use_accessibility: bool
-    device: str  # "auto" | "cpu" | "cuda"
-    precision: str  # "auto" | "float32" | "bfloat16"
+    train: TrainSpec  # the job's training knobs, max_epochs, device, precision
     threads: int
     seed: int
+    length: Length | None = None  # data.length, stored with the model
 
 
 def pick_device(requested: str) -> str:
@@ -56,22 +55,22 @@ def build_train_config(config: dict[str, Any], settings: TrialSettings):
     from seqsweep.train import TrainConfig
 
     arch, model_kw, train_kw = split_config(config)
-    epochs = min(int(train_kw.get("epochs", settings.max_epochs)), settings.max_epochs)
+    epochs = min(int(train_kw.pop("epochs", settings.train.max_epochs)), settings.train.max_epochs)
     cfg = TrainConfig(
-        architecture=arch,
-        hparams=model_kw,
-        learning_rate=float(train_kw.get("learning_rate", settings.learning_rate)),
-        weight_decay=float(train_kw.get("weight_decay", settings.weight_decay)),
-        optimizer=train_kw.get("optimizer", settings.optimizer),
-        batch_size=int(train_kw.get("batch_size", settings.batch_size)),
+        arch,
+        model_kw,
+        **{**settings.train.knobs(), **train_kw},
         epochs=epochs,
-        rc_augment=bool(train_kw.get("rc_augment", settings.rc_augment)),
-        lr_schedule=train_kw.get("lr_schedule", settings.lr_schedule),
-        sampling=train_kw.get("sampling", settings.sampling),
         seed=settings.seed,
-        use_accessibility=settings.use_accessibility,
+        use_accessibility=settings.train.use_accessibility,
     )
     return cfg, epochs
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and not np.isfinite(value):
+        return None  # JSON has no NaN
+    return value
 
 
 def run_trial(
@@ -89,10 +88,10 @@ def run_trial(
     import ray
 
     cfg, epochs = build_train_config(config, settings)
-    device = pick_device(settings.device)
+    device = pick_device(settings.train.device)
     node_id = ray.get_runtime_context().get_node_id()
     start = time.perf_counter()
-    trainer = CVTrainer(dataset, folds, cfg, device=device, num_threads=settings.threads, precision=settings.precision)
+    trainer = CVTrainer(dataset, folds, cfg, device=device, num_threads=settings.threads, precision=settings.train.precision)
     for epoch in range(1, epochs + 1):
         metrics = trainer.step_epoch()
         metrics["epochs_planned"] = epochs
@@ -111,8 +110,14 @@ def run_trial(
                 hparams=dict(cfg.hparams),
                 seq_len=dataset.seq_len,
                 use_accessibility=cfg.use_accessibility,
-                rc_average=cfg.rc_augment,
+                rc_average=cfg.strand_average,
                 state_dicts=trainer.state_dicts(),
+                task=dataset.task,
+                length=settings.length,
                 extra={"config": {k: v for k, v in config.items()}, "epochs": epochs},
             )
+            evaluation = trainer.evaluation()
+            if evaluation:
+                rows = [{k: _plain(v) for k, v in row.items()} for row in evaluation["outputs"]]
+                (Path(tmp) / EVALUATION_JSON).write_text(json.dumps({**evaluation, "outputs": rows}, indent=1) + "\n")
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))

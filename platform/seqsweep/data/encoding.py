@@ -14,6 +14,8 @@ joined into one byte string and mapped through a 256-entry lookup table.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -109,10 +111,11 @@ def decode(X: np.ndarray) -> list[str]:
 
 
 def class_balancing_weights(y: np.ndarray) -> np.ndarray:
-    """w_i = N / (2 N_{y_i}): each class then carries half the total weight N (what DeepChem's JUND holds).
+    """w_i = N / (C N_{y_i}) over the C classes present: each class then carries an equal share of the total
+    weight N. For binary labels w_i = N / (2 N_{y_i}), what DeepChem's JUND holds.
 
     Args:
-        y: (N,) labels in {0, 1}.
+        y: (N,) class labels (0/1, or class indices).
     Returns:
         w: (N,) float32.
     """
@@ -120,4 +123,104 @@ def class_balancing_weights(y: np.ndarray) -> np.ndarray:
     if y.size == 0:
         return np.zeros(0, dtype=np.float32)
     counts = np.bincount(y, minlength=2)  # only counts of classes present are ever indexed
-    return (y.size / (2.0 * counts[y])).astype(np.float32)
+    present = max(int((counts > 0).sum()), 2)  # a lone class keeps the binary formula's 2
+    return (y.size / (present * counts[y])).astype(np.float32)
+
+
+def multilabel_weights(y: np.ndarray, measured: np.ndarray) -> np.ndarray:
+    """Class-balancing weights per task of (N, T) labels: within task t, over its measured rows M_t,
+    w_it = M_t / (2 M_{t, y_it}); 0 where the label is missing. A task whose measured rows hold one class
+    only gets weight 1 on them (there is nothing to balance)."""
+    y = np.asarray(y, dtype=np.int64)
+    measured = np.asarray(measured, dtype=bool)
+    w = np.zeros(y.shape, dtype=np.float32)
+    for t in range(y.shape[1]):
+        rows = measured[:, t]
+        yt = y[rows, t]
+        counts = np.bincount(yt, minlength=2)
+        if (counts > 0).all():
+            w[rows, t] = rows.sum() / (2.0 * counts[yt])
+        else:
+            w[rows, t] = 1.0
+    return w
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Variable-length sequences: pad with N and trim to one length
+
+PLACEMENTS = ("right", "left", "center")
+
+
+@dataclass(frozen=True)
+class Length:
+    """`data.length`: every sequence becomes `to` positions long.
+
+    pad:  where the N padding goes when a sequence is shorter: 'right' (after it), 'left' (before it, as
+          Keras pad_sequences does by default) or 'center' (both sides, the extra one on the right).
+    trim: which end is cut when it is longer: 'right' keeps the start, 'left' keeps the end, 'center' keeps
+          the middle.
+    """
+
+    to: int
+    pad: str = "right"
+    trim: str = "right"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.to, bool) or not isinstance(self.to, (int, np.integer)) or self.to < 1:
+            raise DataError(f"data.length.to: must be an integer >= 1, got {self.to!r}")
+        for key in ("pad", "trim"):
+            if getattr(self, key) not in PLACEMENTS:
+                raise DataError(f"data.length.{key}: must be one of {', '.join(PLACEMENTS)}, got {getattr(self, key)!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"to": int(self.to), "pad": self.pad, "trim": self.trim}
+
+    def window(self, n: int) -> tuple[int, int, int]:
+        """For a sequence of n letters: (first letter kept, letters kept, offset of the kept part in the output)."""
+        L = self.to
+        if n >= L:
+            cut = n - L
+            first = {"right": 0, "left": cut, "center": cut // 2}[self.trim]
+            return first, L, 0
+        room = L - n
+        offset = {"right": 0, "left": room, "center": room // 2}[self.pad]
+        return 0, n, offset
+
+
+def encode_to_length(seqs: Sequence[str], length: Length, *, source: str = "<input>") -> tuple[np.ndarray, np.ndarray | None]:
+    """One-hot encode DNA strings of any lengths to `length.to` positions (trimmed or padded with N).
+
+    Returns X (N, to, 4) uint8 and spans (N, 2) int32, [start, end) of each row's letters in X, or None when
+    no row is padded (every row fills all positions). Letters are checked as in `encode`.
+    """
+    seqs = seqs if isinstance(seqs, list) else list(seqs)
+    L = int(length.to)
+    pieces: list[str] = []
+    spans = np.empty((len(seqs), 2), dtype=np.int32)
+    for i, s in enumerate(seqs):
+        if not isinstance(s, str):
+            raise DataError(f"{source}: row {i}: sequence must be a string, got {s!r}")
+        if not s:
+            raise DataError(f"{source}: row {i}: sequence is empty")
+        first, n, offset = length.window(len(s))
+        pieces.append(s[first : first + n])
+        spans[i] = (offset, offset + n)
+    n_kept = (spans[:, 1] - spans[:, 0]).astype(np.int64)
+    ends = np.cumsum(n_kept)  # where each row's letters end in the joined string
+    joined = "".join(pieces)
+    try:
+        raw = joined.encode("ascii")
+    except UnicodeEncodeError as e:
+        i = int(np.searchsorted(ends, e.start, side="right"))
+        raise DataError(f"{source}: row {i}: letter {joined[e.start]!r} is not a nucleotide (ACGT or IUPAC)") from None
+    vals = _LUT[np.frombuffer(raw, dtype=np.uint8)]
+    bad = np.flatnonzero(vals == _INVALID)
+    if bad.size:
+        i = int(np.searchsorted(ends, bad[0], side="right"))
+        raise DataError(f"{source}: row {i}: letter {joined[bad[0]]!r} is not a nucleotide (ACGT or IUPAC)")
+    rows = np.repeat(np.arange(len(seqs)), n_kept)
+    within = np.arange(len(vals)) - np.repeat(ends - n_kept, n_kept)  # position inside the kept piece
+    c = np.full((len(seqs), L), _ZERO, dtype=np.int8)
+    c[rows, np.repeat(spans[:, 0], n_kept) + within] = vals
+    padded = (spans[:, 0] > 0) | (spans[:, 1] < L)
+    return _ONE_HOT[c], (spans if padded.any() else None)

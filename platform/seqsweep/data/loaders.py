@@ -3,13 +3,16 @@
 Formats, picked by what the path holds:
   * a directory of DeepChem DiskDataset shards ``shard-K-X.joblib`` with ``-y``, ``-w`` and optional ``-ids``
     and ``-a`` (accessibility; not DeepChem, a seqsweep extension), K = 0, 1, ... concatenated in order;
-  * FASTA (.fa .fasta .fna, optionally .gz) with headers ``>id label=1 [weight=0.5] [accessibility=0.3]``,
-    or without labels plus ``labels=`` a CSV with columns ``id,label[,weight][,accessibility]``;
-  * CSV/TSV (.csv .tsv, optionally .gz) with columns ``sequence,label[,weight][,accessibility][,id]``.
+    y and w may be (N, T) for T tasks, named by ``tasks.json``;
+  * FASTA (.fa .fasta .fna, optionally .gz) with headers ``>id label=1 [weight=0.5] [accessibility=0.3]``
+    (``label_<task>=...`` tokens for several tasks), or without labels plus ``labels=`` a CSV with columns
+    ``id,label[,weight][,accessibility]``;
+  * CSV/TSV (.csv .tsv, optionally .gz) with columns ``sequence,label[,weight][,accessibility][,id]``, or one
+    ``label_<task>`` column per task. A label is 0/1 (binary, multilabel; empty = missing) or a class id or
+    name (multiclass); `seqsweep.data.labels` reads them for the job's task type.
 
 Rows in messages are 0-based record indices (the Dataset index; CSV header and FASTA header lines not counted).
 
-Shards are joblib (pickle) files, as DeepChem writes them: load shard directories you trust only.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ import numpy as np
 import pandas as pd
 
 from seqsweep.data.dataset import Dataset
-from seqsweep.data.encoding import class_balancing_weights, decode, encode
-from seqsweep.data.validate import check_labels, validate
+from seqsweep.data.encoding import Length, decode, encode, encode_to_length
+from seqsweep.data.labels import BINARY_LABELS, LabelSpec, interpret
+from seqsweep.data.validate import validate
 from seqsweep.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -44,9 +48,10 @@ ACCEPTED = (
     "FASTA (.fa, .fasta, .fna), CSV (.csv), TSV (.tsv), files optionally gzipped (.gz)"
 )
 OPTIONAL_COLUMNS = ("weight", "accessibility")
+LABEL_PREFIX = "label_"
 _SHARD_FILE = re.compile(r"^shard-(\d+)-(X|y|w|ids|a)\.joblib$")
 # what write_shards may replace: a directory holding nothing but these
-_SHARD_DIR_FILES = re.compile(r"^(shard-\d+-(X|y|w|ids|a)\.joblib|metadata\.csv\.gzip|tasks\.json)$")
+_SHARD_DIR_FILES = re.compile(r"^(shard-\d+-(X|y|w|ids|a)\.joblib|metadata\.csv\.gzip|tasks\.json|classes\.json)$")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -101,33 +106,56 @@ def _numbers(col: pd.Series, name: str, src: str | Path) -> np.ndarray:
     bad = np.isnan(vals) & ~col.str.lower().isin(["nan"]).to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        rule = "label must be 0 or 1" if name == "label" else f"{name} must be a number"
+        rule = f"{name} must be a number"
         raise DataError(f"{src}: row {i}: {rule}, got {col.iloc[i]!r}")
     return vals
 
 
-def _check_columns(df: pd.DataFrame, path: Path, required: tuple[str, ...], known: tuple[str, ...]) -> None:
+def _is_label(name: str, label_columns: tuple[str, ...] | None) -> bool:
+    if label_columns is not None:
+        return name in label_columns
+    return name == "label" or name.startswith(LABEL_PREFIX)
+
+
+def _check_columns(
+    df: pd.DataFrame, path: Path, required: tuple[str, ...], known: tuple[str, ...],
+    label_columns: tuple[str, ...] | None = None,
+) -> None:
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise DataError(
             f"{path}: no {missing[0]!r} column; expected columns {','.join(known)}, got {','.join(df.columns)}"
         )
-    unknown = [c for c in df.columns if c not in known]
+    if label_columns is not None:
+        absent = [c for c in label_columns if c not in df.columns]
+        if absent:
+            raise DataError(f"{path}: task.labels names column {absent[0]!r}, which is not in the file (columns: {','.join(df.columns)})")
+    unknown = [c for c in df.columns if c not in known and not _is_label(c, label_columns)]
     if unknown:
         # warn rather than fail: a typo like 'weigth' would otherwise silently mean "no weights"
         logger.warning("%s: ignoring unknown columns %s (known: %s)", path, unknown, ",".join(known))
 
 
-def _parse_table(path: Path, sep: str) -> pd.DataFrame:
-    """CSV/TSV -> DataFrame(id, sequence[, label][, weight][, accessibility])."""
+def _label_names(columns, label_columns: tuple[str, ...] | None) -> list[str]:
+    names = [c for c in columns if _is_label(c, label_columns)]
+    if "label" in names and len(names) > 1 and label_columns is None:
+        names.remove("label")  # label_<task> columns are the tasks; a plain 'label' beside them is ambiguous
+        logger.warning("ignoring column 'label' next to %d label_<task> columns", len(names))
+    return names
+
+
+def _parse_table(path: Path, sep: str, label_columns: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """CSV/TSV -> DataFrame(id, sequence[, label columns as text][, weight][, accessibility])."""
     df = _read_table(path, sep)
     known = ("sequence", "label", *OPTIONAL_COLUMNS, "id")
-    _check_columns(df, path, ("sequence",), known)
+    _check_columns(df, path, ("sequence",), known, label_columns)
     out = pd.DataFrame({
         "id": df["id"] if "id" in df.columns else [f"row{i}" for i in range(len(df))],
         "sequence": df["sequence"],
     })
-    for name in ("label", *OPTIONAL_COLUMNS):
+    for name in _label_names(df.columns, label_columns):
+        out[name] = df[name]  # as written: numbers or class names, read by seqsweep.data.labels
+    for name in OPTIONAL_COLUMNS:
         if name in df.columns:
             out[name] = _numbers(df[name], name, path)
     return out
@@ -159,7 +187,7 @@ def _parse_fasta(path: Path) -> pd.DataFrame:
                     ids.append(tokens[0])
                     # other tokens: key=value pairs we know; free-text descriptions are ignored
                     kv = dict(t.split("=", 1) for t in tokens[1:] if "=" in t)
-                    fields.append({k: v for k, v in kv.items() if k in ("label", *OPTIONAL_COLUMNS)})
+                    fields.append({k: v for k, v in kv.items() if _is_label(k, None) or k in OPTIONAL_COLUMNS})
                     seqs.append([])
                 elif not ids:
                     raise DataError(f"{path}: line {lineno}: FASTA must start with a '>' header, got {line[:20]!r}")
@@ -169,19 +197,19 @@ def _parse_fasta(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: cannot read as FASTA: {e}") from None
 
     out = pd.DataFrame({"id": ids, "sequence": ["".join(s) for s in seqs]})
-    for name in ("label", *OPTIONAL_COLUMNS):
+    keys = list(dict.fromkeys(k for d in fields for k in d))
+    for name in [*_label_names(keys, None), *(k for k in OPTIONAL_COLUMNS if k in keys)]:
         have = np.array([name in d for d in fields], dtype=bool)
-        if not have.any():
-            continue
         if not have.all():
             i = int(np.flatnonzero(~have)[0])
             raise DataError(f"{path}: row {i} ({ids[i]!r}): no {name}= in the header while other records have one")
-        out[name] = _numbers(pd.Series([d[name] for d in fields]), name, path)
+        values = pd.Series([d[name] for d in fields])
+        out[name] = _numbers(values, name, path) if name in OPTIONAL_COLUMNS else values
     return out
 
 
-def _join_labels(seqs: pd.DataFrame, fasta: Path, labels: Path) -> pd.DataFrame:
-    """FASTA records + a labels CSV (id,label[,weight][,accessibility]) joined on id.
+def _join_labels(seqs: pd.DataFrame, fasta: Path, labels: Path, label_columns: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """FASTA records + a labels CSV (id, label or label_<task> columns[, weight][, accessibility]) joined on id.
 
     The labels file replaces any label/weight/accessibility given in the FASTA headers.
     """
@@ -189,13 +217,18 @@ def _join_labels(seqs: pd.DataFrame, fasta: Path, labels: Path) -> pd.DataFrame:
         raise DataError(f"{labels}: no such file or directory")
     sep = TABLE_SUFFIXES.get(Path(str(labels).removesuffix(".gz")).suffix.lower(), ",")
     df = _read_table(labels, sep)
-    _check_columns(df, labels, ("id", "label"), ("id", "label", *OPTIONAL_COLUMNS))
+    _check_columns(df, labels, ("id",), ("id", "label", *OPTIONAL_COLUMNS), label_columns)
+    label_names = _label_names(df.columns, label_columns)
+    if not label_names:
+        raise DataError(f"{labels}: no 'label' column; expected columns id,label[,weight][,accessibility], got {','.join(df.columns)}")
     dup = df["id"].duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
         raise DataError(f"{labels}: row {i}: id {df['id'].iloc[i]!r} appears twice")
     table = pd.DataFrame({"id": df["id"]})
-    for name in ("label", *OPTIONAL_COLUMNS):
+    for name in label_names:
+        table[name] = df[name]
+    for name in OPTIONAL_COLUMNS:
         if name in df.columns:
             table[name] = _numbers(df[name], name, labels)
 
@@ -224,7 +257,7 @@ def _joblib(path: Path) -> np.ndarray:
 
 
 def _read_shards(path: Path) -> dict[str, np.ndarray]:
-    """{'X', 'y', 'w'?, 'ids'?, 'a'?} concatenated over shards 0..K-1 (y and w flattened from (N, 1))."""
+    """{'X', 'y', 'w'?, 'ids'?, 'a'?} concatenated over shards 0..K-1. y and w keep DeepChem's (N, T) shape."""
     found: dict[int, set[str]] = {}
     for p in path.iterdir():
         m = _SHARD_FILE.match(p.name)
@@ -247,15 +280,57 @@ def _read_shards(path: Path) -> dict[str, np.ndarray]:
         X = _joblib(path / f"shard-{k}-X.joblib")
         for part in sorted(found[k] - {"X"}):
             arr = _joblib(path / f"shard-{k}-{part}.joblib")
-            if arr.ndim == 2 and arr.shape[1] == 1:
-                arr = arr[:, 0]  # DeepChem stores y and w as (N, n_tasks); seqsweep is single-task
-            if arr.ndim != 1:
-                raise DataError(f"{path}: shard-{k}-{part}.joblib has shape {arr.shape}: expected one value per row")
+            if part in ("ids", "a") and arr.ndim == 2 and arr.shape[1] == 1:
+                arr = arr[:, 0]
+            if arr.ndim not in ((1, 2) if part in ("y", "w") else (1,)):
+                raise DataError(f"{path}: shard-{k}-{part}.joblib has shape {arr.shape}: expected one value per row"
+                                + (" (or one per task)" if part in ("y", "w") else ""))
             if len(arr) != len(X):
                 raise DataError(f"{path}: shard {k}: {part} has {len(arr)} rows but X has {len(X)}")
             parts.setdefault(part, []).append(arr)
         parts.setdefault("X", []).append(X)
-    return {name: np.concatenate(arrs) for name, arrs in parts.items()}
+    try:
+        return {name: np.concatenate(arrs) for name, arrs in parts.items()}
+    except ValueError as e:  # shards with different numbers of tasks or lengths
+        raise DataError(f"{path}: shards do not fit together: {' '.join(str(e).split())}") from None
+
+
+def _shard_task_names(path: Path, n_tasks: int) -> list[str]:
+    """Task names from DeepChem's tasks.json (a JSON list), or task0, task1, ... when it is absent or does not fit."""
+    f = path / "tasks.json"
+    names: list[str] = []
+    if f.is_file():
+        try:
+            raw = json.loads(f.read_text())
+            names = [str(t) for t in raw] if isinstance(raw, list) else []
+        except (OSError, ValueError):
+            names = []
+    if len(names) != n_tasks:
+        if names:
+            logger.warning("%s: tasks.json names %d tasks, y has %d columns: naming them task0..", f, len(names), n_tasks)
+        names = [f"task{t}" for t in range(n_tasks)] if n_tasks > 1 else ["label"]
+    return names
+
+
+def _shard_labels(path: Path, arrs: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """A shard directory's label columns by task name, and its weights as stored."""
+    y = arrs["y"]
+    y2 = y[:, None] if y.ndim == 1 else y
+    names = _shard_task_names(path, y2.shape[1])
+    if y2.shape[1] == 1:
+        classes_file = path / "classes.json"  # written by write_shards for multiclass data
+        if classes_file.is_file():
+            try:
+                classes = json.loads(classes_file.read_text())
+                if isinstance(classes, list) and np.all(np.isin(y2[:, 0], np.arange(len(classes)))):
+                    return {"label": np.array([str(classes[int(c)]) for c in y2[:, 0]], dtype=object)}, arrs.get("w")
+            except (OSError, ValueError):
+                pass
+        names = ["label"]
+    w = arrs.get("w")
+    if w is not None and w.ndim == 2 and w.shape[1] == 1:
+        w = w[:, 0]
+    return {n: y2[:, t] for t, n in enumerate(names)}, w
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -268,9 +343,9 @@ def _labels_only_for_fasta(kind: str, path: Path, labels: str | Path | None) -> 
 
 
 def read_sequences(path: str | Path, *, labels: str | Path | None = None) -> pd.DataFrame:
-    """Sequences for prediction: DataFrame with `id`, `sequence` and, when the source has them, `label`,
-    `weight`, `accessibility`. Labels are optional here. Shard directories are decoded to strings ('N' for
-    all-zero positions)."""
+    """Sequences for prediction: DataFrame with `id`, `sequence` and, when the source has them, its label
+    columns (`label` or `label_<task>`, as written), `weight`, `accessibility`. Labels are optional here.
+    Shard directories are decoded to strings ('N' for all-zero positions)."""
     path = Path(path)
     kind = _kind(path)
     _labels_only_for_fasta(kind, path, labels)
@@ -281,9 +356,13 @@ def read_sequences(path: str | Path, *, labels: str | Path | None = None) -> pd.
             "id": arrs["ids"].astype(str) if "ids" in arrs else [f"row{i}" for i in range(n)],
             "sequence": decode(arrs["X"]),
         })
-        for part, name in (("y", "label"), ("w", "weight"), ("a", "accessibility")):
-            if part in arrs:
-                df[name] = arrs[part]
+        columns, w = _shard_labels(path, arrs)
+        for name, col in columns.items():
+            df[name if name == "label" else LABEL_PREFIX + name] = col
+        if w is not None and w.ndim == 1:
+            df["weight"] = w
+        if "a" in arrs:
+            df["accessibility"] = arrs["a"]
     elif kind == "fasta":
         df = _parse_fasta(path)
         if labels is not None:
@@ -293,40 +372,95 @@ def read_sequences(path: str | Path, *, labels: str | Path | None = None) -> pd.
     return df
 
 
-def load(path: str | Path, *, labels: str | Path | None = None) -> Dataset:
+def label_columns(df: pd.DataFrame) -> list[str]:
+    """The label columns of a read_sequences frame, in file order."""
+    return _label_names(df.columns, None)
+
+
+def _encode(seqs: pd.Series, length: Length | None, src: str) -> tuple[np.ndarray, np.ndarray | None]:
+    if length is not None:
+        return encode_to_length(seqs.tolist(), length, source=src)
+    try:
+        return encode(seqs, source=src), None
+    except DataError as e:
+        if "all sequences must have the same length" in str(e):
+            raise DataError(f"{e}; set data.length (e.g. {{to: 500, pad: right}}) to pad and trim them to one length") from None
+        raise
+
+
+def load(
+    path: str | Path,
+    *,
+    labels: str | Path | None = None,
+    task: LabelSpec = BINARY_LABELS,
+    length: Length | None = None,
+) -> Dataset:
     """Load a labelled dataset (format picked by what `path` holds, see the module docstring) and validate it.
 
-    Missing weights become class-balancing weights w_i = N / (2 N_{y_i}).
+    task: the job's task type and label options (seqsweep.data.labels.LabelSpec); binary by default.
+    length: pad (with N) and trim every sequence to one length (data.length); without it a file with
+        sequences of different lengths is an error.
+    Missing weights become class-balancing weights (per task for multilabel).
 
     Raises:
-        DataError: missing path, unknown format, unparsable file, or any rule in `validate`.
+        DataError: missing path, unknown format, unparsable file, labels that do not fit `task.type`, or
+        any rule in `validate`.
     """
     path = Path(path)
     src = str(path)
     kind = _kind(path)
     _labels_only_for_fasta(kind, path, labels)
+    spans = None
     if kind == "shards":
         arrs = _read_shards(path)
-        X, y, w, a = arrs["X"], arrs["y"], arrs.get("w"), arrs.get("a")
+        X, a = arrs["X"], arrs.get("a")
         ids = arrs["ids"] if "ids" in arrs else np.array([f"row{i}" for i in range(len(X))])
+        columns, w = _shard_labels(path, arrs)
+        if task.columns is not None:
+            absent = [c for c in task.columns if c not in columns]
+            if absent:
+                raise DataError(f"{path}: task.labels names task {absent[0]!r}, which the shards do not hold (tasks: {', '.join(columns)})")
+            if w is not None and w.ndim == 2:
+                w = w[:, [list(columns).index(c) for c in task.columns]]
+            columns = {c: columns[c] for c in task.columns}
+        if length is not None:
+            X, spans = encode_to_length(decode(X), length, source=src)
     else:
-        df = read_sequences(path, labels=labels)
-        if "label" not in df.columns:
-            hint = "a label= header token or labels=<csv>" if kind == "fasta" else "a 'label' column"
+        if kind == "fasta":
+            df = _parse_fasta(path)
+            if labels is not None:
+                df = _join_labels(df, path, Path(labels), task.columns)
+        else:
+            df = _parse_table(path, TABLE_SUFFIXES["." + kind], task.columns)
+        names = list(task.columns) if task.columns is not None else label_columns(df)
+        if not names:
+            hint = "a label= header token or labels=<csv>" if kind == "fasta" else "a 'label' column (or label_<task> columns)"
             raise DataError(f"{path}: no labels: training data needs {hint}")
-        X = encode(df["sequence"], source=src)
-        y = df["label"].to_numpy()
+        columns = {n: df[n].to_numpy() for n in names}
+        X, spans = _encode(df["sequence"], length, src)
         w = df["weight"].to_numpy() if "weight" in df.columns else None
         a = df["accessibility"].to_numpy() if "accessibility" in df.columns else None
         ids = df["id"].to_numpy(dtype=str)
 
+    if task.type == "multilabel" and len(columns) == 1 and "label" in columns and kind != "shards":
+        raise DataError(
+            f"{path}: task.type multilabel needs one label_<task> column per task (or task.labels); the file has one "
+            "'label' column: for one label per sequence set task.type: binary (0/1) or multiclass"
+        )
     if w is None:
-        y = check_labels(y, src)  # before the weights, which index by label
-        w = class_balancing_weights(y)
         logger.info("%s: no weights, using class-balancing weights", path)
-    ds = validate(Dataset(X=X, y=y, w=w, ids=ids, a=a, source=src))
-    logger.info("%s: %d rows of length %d, %d positives", path, len(ds), ds.seq_len, ds.n_positive)
+    y, w, task_value = interpret(columns, w, task, src)
+    ds = validate(Dataset(X=X, y=y, w=w, ids=ids, a=a, source=src, task=task_value, spans=spans))
+    logger.info("%s: %d rows of length %d, %s", path, len(ds), ds.seq_len, _describe(ds))
     return ds
+
+
+def _describe(ds: Dataset) -> str:
+    if ds.task.type == "binary":
+        return f"{ds.n_positive} positives"
+    if ds.task.type == "multilabel":
+        return f"{ds.task.n_outputs} tasks, {ds.n_positive} positive labels"
+    return f"{ds.task.n_outputs} classes"
 
 
 def _write_gzip(path: Path, data: bytes) -> None:
@@ -338,13 +472,16 @@ def _write_gzip(path: Path, data: bytes) -> None:
 def write_shards(ds: Dataset, out_dir: str | Path, *, shard_size: int | None = None) -> Path:
     """Write `ds` as a DeepChem-style shard directory and return its path.
 
-    Files per shard K: shard-K-X.joblib (N, L, 4) uint8, -y (N, 1) uint8, -w (N, 1) float32, -ids (N,) str,
-    and -a (N,) float32 when there is accessibility; plus metadata.csv.gzip and tasks.json as DeepChem's
-    DiskDataset expects. Everything goes to a temporary sibling directory first, which is then renamed, so a
+    Files per shard K: shard-K-X.joblib (N, L, 4) uint8, -y (N, T) (T = 1 but for multilabel data), -w (N, T)
+    float32, -ids (N,) str, and -a (N,) float32 when there is accessibility; plus metadata.csv.gzip and
+    tasks.json (the task names) as DeepChem's DiskDataset expects, and classes.json (the class names) for
+    multiclass data. Everything goes to a temporary sibling directory first, which is then renamed, so a
     crash never leaves a half-written dataset. An existing shard directory at `out_dir` is replaced; any other
     existing, non-empty directory is refused.
     """
     ds = validate(ds)
+    if ds.spans is not None:
+        raise DataError(f"write_shards: {ds.source} holds padded sequences; shards store fixed-length windows only")
     out_dir = Path(out_dir)
     if out_dir.exists():
         if not out_dir.is_dir():
@@ -365,7 +502,8 @@ def write_shards(ds: Dataset, out_dir: str | Path, *, shard_size: int | None = N
         names = []
         for k, start in enumerate(range(0, n, step)):
             sl = slice(start, start + step)
-            parts = {"X": ds.X[sl], "y": ds.y[sl, None], "w": ds.w[sl, None], "ids": ds.ids[sl]}
+            two_d = (lambda v: v[sl]) if ds.y.ndim == 2 else (lambda v: v[sl, None])  # DeepChem's (N, T)
+            parts = {"X": ds.X[sl], "y": two_d(ds.y), "w": two_d(ds.w), "ids": ds.ids[sl]}
             if ds.a is not None:
                 parts["a"] = ds.a[sl]
             for part, arr in parts.items():
@@ -375,7 +513,10 @@ def write_shards(ds: Dataset, out_dir: str | Path, *, shard_size: int | None = N
             f"shard-{k}-ids.joblib,shard-{k}-X.joblib,shard-{k}-y.joblib,shard-{k}-w.joblib\n" for k in names
         )
         _write_gzip(tmp / "metadata.csv.gzip", meta.encode())
-        (tmp / "tasks.json").write_text(json.dumps([0]))
+        tasks = list(ds.task.names) if ds.task.type == "multilabel" else [0]
+        (tmp / "tasks.json").write_text(json.dumps(tasks))
+        if ds.task.single_label:
+            (tmp / "classes.json").write_text(json.dumps(list(ds.task.names)))
         os.chmod(tmp, 0o755)  # mkdtemp makes it private
         if out_dir.exists():
             old = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.old-"))

@@ -81,41 +81,88 @@ def _check_X(X: Any, src: str) -> np.ndarray:
     return np.ascontiguousarray(X)
 
 
+def _check_y(ds: Dataset, n: int, src: str) -> np.ndarray:
+    """Labels in the canonical dtype of the task: binary (N,) uint8, multilabel (N, T) uint8, else (N,) int64."""
+    task = ds.task
+    if task.type == "binary":
+        y = check_labels(_column("y", ds.y, n, src), src)
+        if y.min() == y.max():
+            raise DataError(f"{src}: only label {y[0]} present: need both classes")
+        return y
+    if task.type == "multilabel":
+        y = np.asarray(ds.y)
+        if y.ndim == 1:
+            y = y[:, None]
+        if y.ndim != 2 or y.shape[0] != n or y.shape[1] != task.n_outputs:
+            raise DataError(f"{src}: multilabel y must have shape ({n}, {task.n_outputs}) (one column per task), got {y.shape}")
+        if y.dtype.kind not in "biuf" or ((y != 0) & (y != 1)).any():
+            raise DataError(f"{src}: multilabel labels must be 0 or 1 (missing ones carry weight 0)")
+        return y.astype(np.uint8)
+    y = _column("y", ds.y, n, src)
+    C = task.n_outputs
+    if y.dtype.kind not in "biu" or y.min() < 0 or y.max() >= C:
+        bad = _first((y < 0) | (y >= C)) if y.dtype.kind in "biuf" else 0
+        raise DataError(f"{src}: row {bad}: class index must be an integer in [0, {C}), got {_fmt(y[bad])}")
+    if len(np.unique(y)) < 2:
+        raise DataError(f"{src}: only class {task.names[int(y[0])]!r} present: need at least two classes")
+    return y.astype(np.int64)
+
+
+def _check_spans(spans, n: int, L: int, src: str) -> np.ndarray | None:
+    if spans is None:
+        return None
+    s = np.asarray(spans)
+    if s.shape != (n, 2) or s.dtype.kind not in "iu":
+        raise DataError(f"{src}: spans must be (N, 2) integers [start, end), got shape {s.shape}")
+    bad = (s[:, 0] < 0) | (s[:, 1] > L) | (s[:, 0] > s[:, 1])
+    if bad.any():
+        i = _first(bad)
+        raise DataError(f"{src}: row {i}: span {s[i].tolist()} must satisfy 0 <= start <= end <= {L}")
+    return s.astype(np.int32)
+
+
 def validate(ds: Dataset) -> Dataset:
     """Check `ds` and return it with canonical dtypes.
 
-    Canonical: X (N, L, 4) uint8 C-contiguous, y (N,) uint8, w (N,) float32, ids (N,) str, a (N,) float32 or None.
+    Canonical: X (N, L, 4) uint8 C-contiguous; y as Dataset documents for its task; w float32 of y's shape;
+    ids (N,) str; a (N,) float32 or None; spans (N, 2) int32 or None.
 
     Raises:
         DataError: one line naming ds.source, the row and the rule: X not (N, L, 4), empty data, one-hot
         values other than 0/1 or more than one letter at a position, mismatched lengths between X and
-        y/w/ids/a, labels outside {0, 1}, a single class, NaN/inf/negative weights, zero total weight,
-        NaN/inf accessibility.
+        y/w/ids/a, labels outside their task's range, a single class, NaN/inf/negative weights, zero total
+        weight, NaN/inf accessibility, spans outside the sequence.
     """
     src = ds.source
     X = _check_X(ds.X, src)
     n = X.shape[0]
+    y = _check_y(ds, n, src)
 
-    y = check_labels(_column("y", ds.y, n, src), src)
-    if y.min() == y.max():
-        raise DataError(f"{src}: only label {y[0]} present: need both classes")
-
-    w = _column("w", ds.w, n, src)
+    w = np.asarray(ds.w)
+    if y.ndim == 1:
+        w = _column("w", w, n, src)
+    elif w.shape != y.shape:
+        raise DataError(f"{src}: w has shape {w.shape}, the labels {y.shape}: they must match")
     if w.dtype.kind not in "biuf":
         raise DataError(f"{src}: weights must be numbers, got dtype {w.dtype}")
     w = w.astype(np.float64)  # check before the float32 cast so a huge value is reported, not turned into inf
+    rows_bad = lambda m: m if m.ndim == 1 else m.any(1)  # noqa: E731  a row is bad if any of its tasks is
     if not np.isfinite(w).all():
-        i = _first(~np.isfinite(w))
-        raise DataError(f"{src}: row {i}: weight must be finite, got {_fmt(w[i])}")
+        i = _first(rows_bad(~np.isfinite(w)))
+        raise DataError(f"{src}: row {i}: weight must be finite, got {_fmt(w[i] if w.ndim == 1 else w[i][~np.isfinite(w[i])][0])}")
     if (w < 0).any():
-        i = _first(w < 0)
-        raise DataError(f"{src}: row {i}: weight must be >= 0, got {_fmt(w[i])}")
+        i = _first(rows_bad(w < 0))
+        raise DataError(f"{src}: row {i}: weight must be >= 0, got {_fmt(w[i] if w.ndim == 1 else w[i].min())}")
     if w.sum() <= 0:
         raise DataError(f"{src}: weights sum to 0: need a positive total weight")
     w32 = w.astype(np.float32)
     if not np.isfinite(w32).all():
-        i = _first(~np.isfinite(w32))
-        raise DataError(f"{src}: row {i}: weight {_fmt(w[i])} does not fit in float32")
+        i = _first(rows_bad(~np.isfinite(w32)))
+        raise DataError(f"{src}: row {i}: weight {_fmt(w[i] if w.ndim == 1 else w[i].max())} does not fit in float32")
+    if ds.task.type == "multilabel":
+        both = [(y[w[:, t] > 0, t] == 1).any() and (y[w[:, t] > 0, t] == 0).any() for t in range(y.shape[1])]
+        if not any(both):
+            raise DataError(f"{src}: no task holds both labels 0 and 1 among its measured rows: nothing to learn")
 
     ids = _column("ids", ds.ids, n, src).astype(str)
 
@@ -130,7 +177,8 @@ def validate(ds: Dataset) -> Dataset:
             raise DataError(f"{src}: row {i}: accessibility must be finite, got {_fmt(a64[i])}")
         a = a64.astype(np.float32)
 
-    return Dataset(X=X, y=y, w=w32, ids=ids, a=a, source=src)
+    spans = _check_spans(ds.spans, n, X.shape[1], src)
+    return Dataset(X=X, y=y, w=w32, ids=ids, a=a, source=src, task=ds.task, spans=spans)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -138,32 +186,63 @@ def validate(ds: Dataset) -> Dataset:
 
 
 def summary(ds: Dataset) -> dict[str, Any]:
-    """Counts a user checks first: rows, length, classes, weight per class, share of N positions."""
-    y = np.asarray(ds.y).ravel()
-    w = np.asarray(ds.w, dtype=np.float64).ravel()
+    """Counts a user checks first: rows, length, classes (or tasks), weight per class, share of N positions."""
+    y = np.asarray(ds.y)
+    w = np.asarray(ds.w, dtype=np.float64)
     X = np.asarray(ds.X)
-    return {
+    out: dict[str, Any] = {
         "source": ds.source,
+        "task": ds.task.type,
         "rows": int(X.shape[0]),
         "length": int(X.shape[1]) if X.ndim == 3 else 0,
-        "positives": int((y == 1).sum()),
-        "negatives": int((y == 0).sum()),
-        "weight_positive": float(w[y == 1].sum()),
-        "weight_negative": float(w[y == 0].sum()),
-        # an all-zero one-hot row is an N (or other IUPAC letter)
+        # an all-zero one-hot row is an N (or other IUPAC letter), or padding
         "n_fraction": float((~X.any(axis=-1)).mean()) if X.size else 0.0,
         "accessibility": ds.a is not None,
     }
+    if ds.spans is not None:
+        lengths = ds.lengths()
+        out["lengths"] = {"min": int(lengths.min()), "median": float(np.median(lengths)), "max": int(lengths.max())}
+    if ds.task.type == "binary":
+        yr, wr = y.ravel(), w.ravel()
+        out.update({
+            "positives": int((yr == 1).sum()),
+            "negatives": int((yr == 0).sum()),
+            "weight_positive": float(wr[yr == 1].sum()),
+            "weight_negative": float(wr[yr == 0].sum()),
+        })
+    elif ds.task.type == "multilabel":
+        measured = w > 0
+        out["tasks"] = {
+            name: {"positives": int(((y[:, t] == 1) & measured[:, t]).sum()), "measured": int(measured[:, t].sum())}
+            for t, name in enumerate(ds.task.names)
+        }
+    else:
+        out["classes"] = {
+            name: {"rows": int((y == c).sum()), "weight": float(w[y == c].sum())} for c, name in enumerate(ds.task.names)
+        }
+    return out
 
 
 def format_summary(d: dict[str, Any]) -> str:
     """A few aligned lines for a terminal."""
     rows = max(d["rows"], 1)
-    lines = [
-        ("source", d["source"]),
-        ("rows", f"{d['rows']:,} of length {d['length']}"),
-        ("positives", f"{d['positives']:,} ({100 * d['positives'] / rows:.2f}%), weight {d['weight_positive']:,.1f}"),
-        ("negatives", f"{d['negatives']:,} ({100 * d['negatives'] / rows:.2f}%), weight {d['weight_negative']:,.1f}"),
+    lines = [("source", d["source"])]
+    if d.get("task", "binary") != "binary":
+        lines.append(("task", d["task"]))
+    lines.append(("rows", f"{d['rows']:,} of length {d['length']}"))
+    if "lengths" in d:
+        lg = d["lengths"]
+        lines.append(("sequence lengths", f"{lg['min']:,} to {lg['max']:,} (median {lg['median']:,.0f}), padded with N"))
+    if "positives" in d:
+        lines += [
+            ("positives", f"{d['positives']:,} ({100 * d['positives'] / rows:.2f}%), weight {d['weight_positive']:,.1f}"),
+            ("negatives", f"{d['negatives']:,} ({100 * d['negatives'] / rows:.2f}%), weight {d['weight_negative']:,.1f}"),
+        ]
+    for name, t in d.get("tasks", {}).items():
+        lines.append((f"task {name}", f"{t['positives']:,} positives in {t['measured']:,} measured rows"))
+    for name, c in d.get("classes", {}).items():
+        lines.append((f"class {name}", f"{c['rows']:,} rows ({100 * c['rows'] / rows:.2f}%), weight {c['weight']:,.1f}"))
+    lines += [
         ("N positions", f"{100 * d['n_fraction']:.4f}%"),
         ("accessibility", "yes" if d["accessibility"] else "no"),
     ]
@@ -177,10 +256,12 @@ def fingerprint(ds: Dataset) -> str:
     ids and source are left out on purpose: the same windows loaded from a copy elsewhere are the same data.
     """
     h = hashlib.sha256()
-    for name in ("X", "y", "w", "a"):
+    h.update(repr(ds.task.to_dict()).encode() if ds.task.type != "binary" else b"")
+    for name in ("X", "y", "w", "a", "spans"):
         arr = getattr(ds, name)
         if arr is None:
-            h.update(f"{name}:none;".encode())
+            if name != "spans":  # fixed-length data prints as it did before spans existed
+                h.update(f"{name}:none;".encode())
             continue
         arr = np.ascontiguousarray(arr)
         h.update(f"{name}:{arr.dtype.str}:{arr.shape};".encode())

@@ -1,9 +1,12 @@
 """What every architecture shares: hyperparameter checks, the input validator and the output layer.
 
 Inputs, for every architecture:
-    x: (B, 4, L) float32 one-hot, channels first, in A, C, G, T order (an N is an all-zero column).
-    a: (B,) float32 accessibility, or None; used only when the model was built with use_accessibility=True.
-Output: (B,) float32 logits (apply a sigmoid for probabilities).
+    x:    (B, 4, L) float32 one-hot, channels first, in A, C, G, T order (an N is an all-zero column).
+    a:    (B,) float32 accessibility, or None; used only when the model was built with use_accessibility=True.
+    mask: (B, L) bool, True at real sequence positions and False at padding, or None (no padding). Recurrent
+          models and models with global pooling ignore padded positions; the others read padding as N.
+Output: (B,) float32 logits for one output (binary), (B, n_outputs) for more (multilabel: a sigmoid per
+output; multiclass: a softmax over them).
 """
 
 from __future__ import annotations
@@ -25,12 +28,23 @@ class ModelInputError(ModelError, ValueError):
 
 
 def check_input(
-    x: torch.Tensor, a: torch.Tensor | None, *, seq_len: int, use_accessibility: bool, model: str
+    x: torch.Tensor,
+    a: torch.Tensor | None,
+    *,
+    seq_len: int,
+    use_accessibility: bool,
+    model: str,
+    mask: torch.Tensor | None = None,
+    min_length: int | None = None,
 ) -> None:
-    """Check x (B, 4, seq_len) and, when the model uses it, a (B,); raise ModelInputError naming the bad tensor."""
+    """Check x (B, 4, seq_len) and, when the model uses them, a (B,) and mask (B, L); raise ModelInputError
+    naming the bad tensor. min_length: given for length-agnostic models, which take any L >= min_length."""
     if not isinstance(x, torch.Tensor):
         raise ModelInputError(f"{model}: input x must be a torch.Tensor, got {type(x).__name__}")
-    if x.ndim != 3 or x.shape[1] != 4 or x.shape[2] != seq_len:
+    if min_length is not None and x.ndim == 3 and x.shape[1] == 4:
+        if x.shape[2] < min_length:
+            raise ModelInputError(f"{model}: input x must have at least {min_length} positions, got {tuple(x.shape)}")
+    elif x.ndim != 3 or x.shape[1] != 4 or x.shape[2] != seq_len:
         hint = ""
         if x.ndim == 3 and x.shape[2] == 4 and x.shape[1] == seq_len:
             # The datasets hold (N, L, 4); forgetting the transpose is the likely mistake.
@@ -41,6 +55,8 @@ def check_input(
         )
     if not x.is_floating_point():
         raise ModelInputError(f"{model}: input x must be a floating-point tensor, got {x.dtype}")
+    if mask is not None and (mask.dtype != torch.bool or mask.shape != (x.shape[0], x.shape[2])):
+        raise ModelInputError(f"{model}: mask must be a bool tensor of shape {(x.shape[0], x.shape[2])}, got {mask.dtype} {tuple(mask.shape)}")
     if not use_accessibility:
         return  # a is ignored: callers may pass whatever the dataset holds
     if a is None:
@@ -53,19 +69,25 @@ def check_input(
 class SequenceModel(nn.Module):
     """Base class: stores the data arguments, checks hyperparameters, validates inputs.
 
-    Subclasses call `super().__init__(seq_len, use_accessibility, hidden_size, dropout)` first and
-    `self.check_input(x, a)` at the top of forward.
+    Subclasses call `super().__init__(seq_len, use_accessibility, hidden_size, dropout, n_outputs)` first and
+    `self.check_input(x, a, mask)` at the top of forward.
     """
 
     architecture: str = ""  # set by register_model
+    # Whether the model reads sequences of any length >= min_length (recurrent models, global pooling): such
+    # a model scores a padded sequence with its mask as it scores the unpadded sequence.
+    length_agnostic: bool = False
     # Whether bf16 mixed precision speeds up training (seqsweep.train.resolve_precision, precision 'auto'):
     # true for the convolutional and recurrent models; the models made of a few small matrix products set
     # it false (mlp 0.7-0.8x, kmer 0.9x of float32 speed with bf16 autocast, measured on an AMX Xeon).
     bf16_pays: bool = True
 
-    def __init__(self, seq_len: int, use_accessibility: bool, hidden_size: int, dropout: float):
+    def __init__(
+        self, seq_len: int, use_accessibility: bool, hidden_size: int, dropout: float, n_outputs: int = 1
+    ):
         super().__init__()
         self.seq_len = self.check_int("seq_len", seq_len, low=1)
+        self.n_outputs = self.check_int("n_outputs", n_outputs, low=1)
         if not isinstance(use_accessibility, bool):
             raise ModelError(
                 f"architecture {self.name!r}: use_accessibility must be true or false, got {use_accessibility!r}"
@@ -104,26 +126,73 @@ class SequenceModel(nn.Module):
             return value
         raise ModelError(f"architecture {self.name!r}: {key} must be true or false, got {value!r}")
 
-    def check_input(self, x: torch.Tensor, a: torch.Tensor | None) -> None:
-        check_input(x, a, seq_len=self.seq_len, use_accessibility=self.use_accessibility, model=self.name)
+    @property
+    def min_length(self) -> int:
+        """The shortest input a length-agnostic model reads (its first kernel)."""
+        return 1
+
+    def check_input(self, x: torch.Tensor, a: torch.Tensor | None, mask: torch.Tensor | None = None) -> None:
+        check_input(
+            x, a, seq_len=self.seq_len, use_accessibility=self.use_accessibility, model=self.name, mask=mask,
+            min_length=self.min_length if self.length_agnostic else None,
+        )
 
 
 class OutputLayer(nn.Module):
-    """features (B, F) [+ accessibility (B,)] -> logits (B,).
+    """features (B, F) [+ accessibility (B,)] -> logits (B,) for one output, (B, n_outputs) for more.
 
-    The accessibility value joins the features right before the last linear layer, so it acts as one
-    more learned input alongside what the network read from the sequence.
+    The head is sized from the task (seqsweep.tasks): 1 for binary, T tasks, C classes. The accessibility
+    value joins the features right before it, so it acts as one more learned input alongside what the
+    network read from the sequence.
     """
 
-    def __init__(self, in_features: int, use_accessibility: bool):
+    def __init__(self, in_features: int, use_accessibility: bool, n_outputs: int = 1):
         super().__init__()
         self.use_accessibility = use_accessibility
-        self.linear = nn.Linear(in_features + int(use_accessibility), 1)
+        self.n_outputs = n_outputs
+        self.linear = nn.Linear(in_features + int(use_accessibility), n_outputs)
 
     def forward(self, h: torch.Tensor, a: torch.Tensor | None = None) -> torch.Tensor:
         if self.use_accessibility:
             h = torch.cat([h, a.to(h.dtype).unsqueeze(1)], dim=1)  # (B, F) -> (B, F + 1)
-        return self.linear(h).squeeze(1)  # (B, 1) -> (B,)
+        out = self.linear(h)  # (B, F) -> (B, n_outputs)
+        return out.squeeze(1) if self.n_outputs == 1 else out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Padding: masks of real positions
+# --------------------------------------------------------------------------------------------------------------
+def align_left(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Move each row's real positions to the start: x (B, C, L), mask (B, L) -> (x', lengths (B,) int64).
+
+    Padding placed before a sequence (pad: left or center) then comes after it, where packing and
+    readouts expect it. The rows are rotated, so what was padding wraps round to the end.
+    """
+    lengths = mask.sum(1)
+    starts = mask.to(torch.int8).argmax(1)  # first real position (0 for a row with none)
+    if bool((starts == 0).all()):
+        return x, lengths
+    L = x.shape[-1]
+    idx = (torch.arange(L, device=x.device) + starts[:, None]) % L  # (B, L)
+    return x.gather(2, idx[:, None, :].expand(-1, x.shape[1], -1)), lengths
+
+
+def window_mask(mask: torch.Tensor, k: int) -> torch.Tensor:
+    """(B, L) real positions -> (B, L - k + 1): the windows of k positions that lie wholly on real sequence
+    (spans are contiguous, so both ends inside means every position inside)."""
+    return mask[:, : mask.shape[1] - k + 1] & mask[:, k - 1 :]
+
+
+def masked_max_mean(h: torch.Tensor, valid: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Max and mean of non-negative features h over the valid positions along `dim` (valid broadcasts to h).
+
+    Zero at padded positions leaves the max of non-negative (post-ReLU) values unchanged; a row without a
+    valid position pools to 0.
+    """
+    v = valid.to(h.dtype)
+    hv = h * v
+    count = v.sum(dim).clamp_min(1)
+    return hv.amax(dim), hv.sum(dim) / count
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -138,18 +207,8 @@ def channels_last(x: torch.Tensor) -> torch.Tensor:
     1.4 ms in bf16 / 6.0 ms in float32 instead of 3.2 / 9.2 ms for conv1d; max-pooling by 4 with its backward
     2.1 ms instead of 8-18 ms (max_pool1d and max_pool2d on (B, C, 1, L), two measurements; their CPU kernel
     with indices is scalar).
-
-    Inside torch.func.vmap (CVTrainer's fold batching), which cannot query memory formats, the (B, C, 1, L)
-    view is returned as it is: the same numbers on the default layout.
     """
-    if _is_vmapped(x):
-        return x.unsqueeze(2)
     return x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
-
-
-def _is_vmapped(x: torch.Tensor) -> bool:
-    is_batched = getattr(getattr(torch._C, "_functorch", None), "is_batchedtensor", None)  # private, hence guarded
-    return bool(is_batched is not None and is_batched(x))
 
 
 class PositionConv(nn.Conv1d):

@@ -23,7 +23,7 @@ from seqsweep.errors import ModelError
 log = logging.getLogger(__name__)
 
 # Constructor arguments every architecture takes that are properties of the data, not hyperparameters.
-DATA_ARGS = ("seq_len", "use_accessibility")
+DATA_ARGS = ("seq_len", "use_accessibility", "n_outputs")
 
 _MODELS: dict[str, type[nn.Module]] = {}
 
@@ -31,7 +31,8 @@ _MODELS: dict[str, type[nn.Module]] = {}
 def register_model(name: str):
     """Class decorator: register an nn.Module subclass as architecture `name`.
 
-    The constructor must take `seq_len` and `use_accessibility`, and every other argument must be a
+    The constructor must take `seq_len`, `use_accessibility` and `n_outputs` (the head's width, from the
+    task), and every other argument must be a
     keyword with a default (that default is what `model_hparams` reports and what a sweep falls back on).
     """
 
@@ -75,7 +76,8 @@ def _lookup(name: str) -> type[nn.Module]:
 def model_hparams(name: str) -> dict[str, object]:
     """The hyperparameters of architecture `name` and their defaults, in constructor order.
 
-    `seq_len` and `use_accessibility` are left out: they come from the data, not from the search space.
+    `seq_len`, `use_accessibility` and `n_outputs` are left out: they come from the data and the task, not from
+    the search space.
     """
     params = list(inspect.signature(_lookup(name).__init__).parameters.values())[1:]
     return {p.name: p.default for p in params if p.name not in DATA_ARGS}
@@ -86,8 +88,10 @@ def architectures_taking(param: str) -> list[str]:
     return [name for name in list_models() if param in model_hparams(name)]
 
 
-def create_model(name: str, *, seq_len: int = 101, use_accessibility: bool = False, **hparams) -> nn.Module:
-    """Build architecture `name` for sequences of length `seq_len`.
+def create_model(
+    name: str, *, seq_len: int = 101, use_accessibility: bool = False, n_outputs: int = 1, **hparams
+) -> nn.Module:
+    """Build architecture `name` for sequences of length `seq_len`, with an output head of `n_outputs`.
 
     Raises ModelError for an unknown architecture, a hyperparameter it does not take, or a bad value.
     """
@@ -105,8 +109,9 @@ def create_model(name: str, *, seq_len: int = 101, use_accessibility: bool = Fal
         raise ModelError(
             f"architecture {name!r} does not take {quoted}; it takes: {', '.join(sorted(known))}; {takers}"
         )
-    model = cls(seq_len=seq_len, use_accessibility=use_accessibility, **hparams)
-    log.debug("created %s (seq_len=%s, use_accessibility=%s, %s)", name, seq_len, use_accessibility, hparams)
+    model = cls(seq_len=seq_len, use_accessibility=use_accessibility, n_outputs=n_outputs, **hparams)
+    log.debug("created %s (seq_len=%s, use_accessibility=%s, n_outputs=%s, %s)", name, seq_len, use_accessibility,
+              n_outputs, hparams)
     return model
 
 

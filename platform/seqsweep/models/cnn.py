@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch._C._functorch import maybe_current_level
 from torch.nn import functional as F
 
 from seqsweep.errors import ModelError
-from seqsweep.models._common import OutputLayer, PositionConv, PositionMaxPool, SequenceModel, channels_last
+from seqsweep.models._common import (
+    OutputLayer,
+    PositionConv,
+    PositionMaxPool,
+    SequenceModel,
+    channels_last,
+    masked_max_mean,
+    window_mask,
+)
 from seqsweep.models._registry import register_model
 
 
@@ -25,6 +32,7 @@ class CNN(SequenceModel):
         self,
         seq_len: int = 101,
         use_accessibility: bool = False,
+        n_outputs: int = 1,
         hidden_size: int = 64,
         dropout: float = 0.25,
         num_layers: int = 2,
@@ -32,7 +40,7 @@ class CNN(SequenceModel):
         kernel_size: int = 9,
         pool: int = 4,
     ):
-        super().__init__(seq_len, use_accessibility, hidden_size, dropout)
+        super().__init__(seq_len, use_accessibility, hidden_size, dropout, n_outputs)
         self.num_layers = self.check_int("num_layers", num_layers, low=1)
         self.filters = self.check_int("filters", filters, low=1)
         self.kernel_size = self.check_int("kernel_size", kernel_size, low=1, high=self.seq_len, why=" (<= seq_len)")
@@ -61,11 +69,12 @@ class CNN(SequenceModel):
         self.dense = nn.Sequential(
             nn.Linear(self.filters * out_len, self.hidden_size), nn.ReLU(), nn.Dropout(self.dropout)
         )
-        self.out = OutputLayer(self.hidden_size, self.use_accessibility)
+        self.out = OutputLayer(self.hidden_size, self.use_accessibility, self.n_outputs)
 
-    def forward(self, x: torch.Tensor, a: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, 4, L) float one-hot, a (B,) accessibility or None -> (B,) logits."""
-        self.check_input(x, a)
+    def forward(self, x: torch.Tensor, a: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, 4, L) float one-hot, a (B,) accessibility or None -> logits. Flattened positions: padding is
+        read as N (fixed-length model)."""
+        self.check_input(x, a, mask)
         h = self.convs(channels_last(x))  # (B, 4, L) -> (B, 4, 1, L) -> (B, filters, 1, L')
         h = self.dense(h.flatten(1))  # (B, filters * L') in (filter, position) order -> (B, H)
         return self.out(h, a)
@@ -93,10 +102,12 @@ def _linear_relu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> t
     """relu(x @ weight.T + bias), (N, K) -> (N, C). On CPU one oneDNN matmul with the ReLU fused into its output
     (the op torch.compile's CPU backend emits for linear + ReLU), so the (N, C) result is written once: measured
     on the 2-core Xeon for (23808, 36) x (256, 36), 0.86 ms against 3.1 ms for addmm then relu_ in bfloat16,
-    2.6 against 5.0 ms in float32. Elsewhere (CUDA, float64, inside vmap, a torch without oneDNN) addmm then
-    relu_."""
+    2.6 against 5.0 ms in float32. Elsewhere (CUDA, float64, a torch without oneDNN) addmm then relu_."""
     global _FUSED_LINEAR_RELU
-    fusable = x.device.type == "cpu" and x.dtype in (torch.float32, torch.bfloat16) and maybe_current_level() is None
+    # oneDNN's op has no backward: where autograd records, the plain ops (the fused training step is
+    # _ScanReluPool, whose forward runs without autograd and whose backward is written out)
+    recording = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad or bias.requires_grad)
+    fusable = x.device.type == "cpu" and x.dtype in (torch.float32, torch.bfloat16) and not recording
     if _FUSED_LINEAR_RELU and fusable:
         try:
             return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "relu", [], "")
@@ -172,6 +183,7 @@ class DeepBind(SequenceModel):
         self,
         seq_len: int = 101,
         use_accessibility: bool = False,
+        n_outputs: int = 1,
         hidden_size: int = 32,
         dropout: float = 0.25,
         filters: int = 128,
@@ -179,7 +191,7 @@ class DeepBind(SequenceModel):
         pool: str = "maxavg",
         both_strands: bool = True,
     ):
-        super().__init__(seq_len, use_accessibility, hidden_size, dropout)
+        super().__init__(seq_len, use_accessibility, hidden_size, dropout, n_outputs)
         self.filters = self.check_int("filters", filters, low=1)
         self.kernel_size = self.check_int("kernel_size", kernel_size, low=1, high=self.seq_len, why=" (<= seq_len)")
         self.pool = self.check_choice("pool", pool, ("max", "maxavg"))
@@ -193,7 +205,13 @@ class DeepBind(SequenceModel):
             nn.ReLU(),
             nn.Dropout(self.dropout),
         )
-        self.out = OutputLayer(self.hidden_size, self.use_accessibility)
+        self.out = OutputLayer(self.hidden_size, self.use_accessibility, self.n_outputs)
+
+    length_agnostic = True  # global pooling over however many windows there are
+
+    @property
+    def min_length(self) -> int:
+        return self.kernel_size
 
     @property
     def strand_invariant(self) -> bool:
@@ -201,9 +219,10 @@ class DeepBind(SequenceModel):
         averaging would only repeat the work)."""
         return self.both_strands
 
-    def forward(self, x: torch.Tensor, a: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, 4, L) float one-hot, a (B,) accessibility or None -> (B,) logits."""
-        self.check_input(x, a)
+    def forward(self, x: torch.Tensor, a: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, 4, L) float one-hot, a (B,) accessibility or None, mask (B, L) or None -> logits. With a mask,
+        only windows wholly on real sequence are pooled."""
+        self.check_input(x, a, mask)
         B, F, k = x.shape[0], self.filters, self.kernel_size
         if not torch.is_grad_enabled():
             # Inference in chunks whose (rows, L', SF) activations stay cache-sized: measured on the 2-core
@@ -212,7 +231,10 @@ class DeepBind(SequenceModel):
             # pooling passes are memory-bound).
             rows = max(1, _INFER_ACTIVATIONS // ((x.shape[2] - k + 1) * F * (2 if self.both_strands else 1)))
             if B > rows:
-                parts = [self.forward(x[i : i + rows], None if a is None else a[i : i + rows]) for i in range(0, B, rows)]
+                parts = [
+                    self.forward(x[i : i + rows], None if a is None else a[i : i + rows], None if mask is None else mask[i : i + rows])
+                    for i in range(0, B, rows)
+                ]
                 return torch.cat(parts)
         weight, bias = self.conv.weight, self.conv.bias  # (F, 4, k), (F,)
         if self.both_strands:
@@ -225,9 +247,9 @@ class DeepBind(SequenceModel):
             bias = bias.repeat(2)  # (F,) -> (SF,)
         # The conv as one matrix product over all windows (im2col). With 4 input channels this is faster
         # on CPU than conv1d, and it leaves positions in dim 1 for the pooling below.
-        # A training step with 'maxavg' runs _ScanReluPool (not inside vmap, which its written-out backward does
-        # not support); under autocast it casts the windows before they are copied out of x (half the bytes).
-        fused = self.pool == "maxavg" and torch.is_grad_enabled() and B > 0 and maybe_current_level() is None
+        # A training step with 'maxavg' on unpadded data runs _ScanReluPool; under autocast it casts the windows
+        # before they are copied out of x (half the bytes).
+        fused = self.pool == "maxavg" and torch.is_grad_enabled() and B > 0 and mask is None
         autocast = fused and torch.is_autocast_enabled(x.device.type)
         dtype = torch.get_autocast_dtype(x.device.type) if autocast else x.dtype
         windows = x.to(dtype).unfold(2, k, 1).transpose(1, 2).reshape(-1, 4 * k)  # (B, L', 4, k) -> (B L', 4k)
@@ -237,7 +259,11 @@ class DeepBind(SequenceModel):
             h = torch.cat([top, mean], dim=1)  # (B, 2SF)
         else:
             shape = (B, x.shape[2] - k + 1, weight.shape[0])  # (B, L', SF), spelled out for empty batches
-            if self.pool == "maxavg":
+            if mask is not None:
+                h = _linear_relu(windows, weight.flatten(1), bias).view(shape)  # (B L', SF) -> (B, L', SF)
+                top, mean = masked_max_mean(h, window_mask(mask, k).unsqueeze(2), dim=1)  # (B, SF) each
+                h = torch.cat([top, mean], dim=1) if self.pool == "maxavg" else top
+            elif self.pool == "maxavg":
                 h = _linear_relu(windows, weight.flatten(1), bias).view(shape)  # (B L', SF) -> (B, L', SF)
                 h = torch.cat([_global_max(h), h.mean(1)], dim=1)  # (B, L', SF) -> (B, 2SF)
             else:
@@ -266,13 +292,14 @@ class DilatedResNet(SequenceModel):
         self,
         seq_len: int = 101,
         use_accessibility: bool = False,
+        n_outputs: int = 1,
         hidden_size: int = 32,
         dropout: float = 0.25,
         num_layers: int = 4,
         filters: int = 32,
         kernel_size: int = 11,
     ):
-        super().__init__(seq_len, use_accessibility, hidden_size, dropout)
+        super().__init__(seq_len, use_accessibility, hidden_size, dropout, n_outputs)
         # Past 10 layers the dilation (2**10) dwarfs any sequence this platform trains on.
         self.num_layers = self.check_int("num_layers", num_layers, low=1, high=10)
         self.filters = self.check_int("filters", filters, low=1)
@@ -288,14 +315,24 @@ class DilatedResNet(SequenceModel):
             nn.ReLU(),
             nn.Dropout(self.dropout),
         )
-        self.out = OutputLayer(self.hidden_size, self.use_accessibility)
+        self.out = OutputLayer(self.hidden_size, self.use_accessibility, self.n_outputs)
 
-    def forward(self, x: torch.Tensor, a: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, 4, L) float one-hot, a (B,) accessibility or None -> (B,) logits."""
-        self.check_input(x, a)
-        h = torch.relu(self.stem(x))  # (B, 4, L) -> (B, F, L)
+    length_agnostic = True  # 'same' convolutions and global pooling
+
+    def forward(self, x: torch.Tensor, a: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, 4, L) float one-hot, a (B,) accessibility or None, mask (B, L) or None -> logits. With a mask,
+        activations at padded positions are zeroed after every layer, which is what each 'same' convolution's
+        own zero padding shows the unpadded sequence, and pooling skips them."""
+        self.check_input(x, a, mask)
+        m = None if mask is None else mask.unsqueeze(1).to(x.dtype)  # (B, 1, L)
+        h = torch.relu(self.stem(x if m is None else x * m))  # (B, 4, L) -> (B, F, L)
         for conv in self.blocks:  # a fixed, short stack of layers, not a loop over positions or strands
+            if m is not None:
+                h = h * m
             h = h + torch.relu(conv(h))  # (B, F, L) -> (B, F, L)
-        h = torch.cat([h.amax(2), h.mean(2)], dim=1)  # (B, F, L) -> (B, 2F)
+        if m is None:
+            h = torch.cat([h.amax(2), h.mean(2)], dim=1)  # (B, F, L) -> (B, 2F)
+        else:
+            h = torch.cat(masked_max_mean(h, m, dim=2), dim=1)  # (B, F, L) -> (B, 2F)
         h = self.dense(h)  # (B, 2F) -> (B, H)
         return self.out(h, a)

@@ -44,12 +44,13 @@ class KmerSpectrum(SequenceModel):
         self,
         seq_len: int = 101,
         use_accessibility: bool = False,
+        n_outputs: int = 1,
         hidden_size: int = 32,
         dropout: float = 0.25,
         k_max: int = 6,
         num_layers: int = 0,
     ):
-        super().__init__(seq_len, use_accessibility, hidden_size, dropout)
+        super().__init__(seq_len, use_accessibility, hidden_size, dropout, n_outputs)
         # 4**8 = 65536 codes per row is where counting stops being cheap next to the other models
         self.k_max = self.check_int("k_max", k_max, low=1, high=min(8, self.seq_len), why=" (and <= seq_len)")
         self.num_layers = self.check_int("num_layers", num_layers, low=0, high=3)
@@ -69,11 +70,17 @@ class KmerSpectrum(SequenceModel):
             layers += [nn.Linear(width, self.hidden_size), nn.ReLU(), nn.Dropout(self.dropout)]
             width = self.hidden_size
         self.body = nn.Sequential(*layers)
-        self.out = OutputLayer(width, self.use_accessibility)
+        self.out = OutputLayer(width, self.use_accessibility, self.n_outputs)
+
+    length_agnostic = True  # counts over any length; padding (all-zero positions) is never counted
 
     @property
     def strand_invariant(self) -> bool:
         return True
+
+    @property
+    def min_length(self) -> int:
+        return self.k_max
 
     @torch.no_grad()
     def adapt(self, x: torch.Tensor, batch_size: int = 4096) -> None:
@@ -104,8 +111,11 @@ class KmerSpectrum(SequenceModel):
             feats.append(counts)
         return torch.cat(feats, dim=1)
 
-    def forward(self, x: torch.Tensor, a: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, 4, L) float one-hot, a (B,) accessibility or None -> (B,) logits."""
-        self.check_input(x, a)
+    def forward(self, x: torch.Tensor, a: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, 4, L) float one-hot, a (B,) accessibility or None, mask (B, L) or None -> logits. A k-mer
+        holding an N or a padded position is not counted."""
+        self.check_input(x, a, mask)
+        if mask is not None:
+            x = x * mask.unsqueeze(1).to(x.dtype)  # padded positions count as N
         h = self.body(self.spectrum(x) * self.scale)  # (B, 4, L) -> (B, F) -> (B, H)
         return self.out(h, a)

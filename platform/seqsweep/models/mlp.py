@@ -23,11 +23,12 @@ class MLP(SequenceModel):
         self,
         seq_len: int = 101,
         use_accessibility: bool = False,
+        n_outputs: int = 1,
         hidden_size: int = 64,
         dropout: float = 0.25,
         num_layers: int = 2,
     ):
-        super().__init__(seq_len, use_accessibility, hidden_size, dropout)
+        super().__init__(seq_len, use_accessibility, hidden_size, dropout, n_outputs)
         self.num_layers = self.check_int("num_layers", num_layers, low=1)
         layers: list[nn.Module] = []
         width = 4 * self.seq_len
@@ -35,10 +36,10 @@ class MLP(SequenceModel):
             layers += [nn.Linear(width, self.hidden_size), nn.ReLU(), nn.Dropout(self.dropout)]
             width = self.hidden_size
         self.body = nn.Sequential(*layers)
-        self.out = OutputLayer(self.hidden_size, self.use_accessibility)
+        self.out = OutputLayer(self.hidden_size, self.use_accessibility, self.n_outputs)
 
-    def forward(self, x: torch.Tensor, a: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, 4, L) float one-hot, a (B,) accessibility or None -> (B,) logits."""
-        self.check_input(x, a)
+    def forward(self, x: torch.Tensor, a: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, 4, L) float one-hot, a (B,) accessibility or None -> logits; padding is read as N."""
+        self.check_input(x, a, mask)
         h = self.body(x.flatten(1))  # (B, 4, L) -> (B, 4L) -> (B, H)
         return self.out(h, a)

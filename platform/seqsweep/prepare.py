@@ -1,0 +1,184 @@
+"""A job's data, ready for a sweep: generated if asked for, loaded for the job's task, split, folded.
+
+    prepared = prepare_data(job)   # train, test (held out, or None), folds, info (what MLflow records)
+
+Everything here runs before Ray starts, so a bad file, a label that does not fit `task.type` or folds that
+cannot hold both classes cost a second and leave nothing behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from seqsweep import cv, data
+from seqsweep.config import JobSpec
+from seqsweep.data.encoding import Length, multilabel_weights
+from seqsweep.data.labels import LabelSpec
+from seqsweep.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    train: data.Dataset
+    test: data.Dataset | None
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    info: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+def label_spec(job: JobSpec, classes: tuple[str, ...] | None = None, classes_from: str = "task.classes") -> LabelSpec:
+    """The job's `task` as the data layer reads labels for it."""
+    t = job.task
+    columns = tuple(t.labels) if t.type == "multilabel" and t.labels else None
+    if classes is None and t.type == "multiclass" and t.classes:
+        classes = tuple(t.classes)
+    return LabelSpec(type=t.type, columns=columns, classes=classes, classes_from=classes_from)
+
+
+def length_of(job: JobSpec) -> Length | None:
+    spec = job.data.length
+    return None if spec is None else Length(to=spec.to, pad=spec.pad, trim=spec.trim)
+
+
+def _generate(job: JobSpec) -> None:
+    """The job's synthetic data, into data.train, on first use (data.synthetic)."""
+    spec, syn = job.data, job.data.synthetic
+    log.info("generating the synthetic %s dataset into %s", job.task.type, spec.train)
+    if job.task.type == "binary":
+        data.synth(spec.train, n=syn.n, positive_rate=syn.positive_rate, seed=syn.seed)
+    elif job.task.type == "multilabel":
+        data.synth_multilabel(spec.train, n=syn.n, n_tasks=syn.tasks, seed=syn.seed)
+    elif job.task.type == "multiclass":
+        data.synth_multiclass(spec.train, n=syn.n, seed=syn.seed)
+    else:
+        raise ConfigError(f"{job.source}: 'data.synthetic' generates binary, multilabel or multiclass data, not next_base")
+
+
+def _balanced(ds: data.Dataset) -> bool:
+    """True when the weights are class-balancing (each class, per task, holds an equal share of the weight),
+    as in the JUND shards or when seqsweep made them."""
+    y, w = np.asarray(ds.y), np.asarray(ds.w, dtype=np.float64)
+    if ds.task.type == "multilabel":
+        for t in range(y.shape[1]):
+            m = w[:, t] > 0
+            pos, tot = w[m & (y[:, t] == 1), t].sum(), w[m, t].sum()
+            if tot > 0 and pos > 0 and abs(pos / tot - 0.5) > 1e-3:
+                return False
+        return True
+    classes = np.unique(y)
+    shares = np.array([w[y == c].sum() for c in classes]) / max(w.sum(), 1e-300)
+    return bool(w.sum() > 0 and np.allclose(shares, 1.0 / len(classes), atol=1e-3))
+
+
+def _rebalanced(ds: data.Dataset) -> data.Dataset:
+    # A subset changes the class ratio a little; class-balancing weights must then be recomputed, or
+    # "always positive" stops scoring 0.5 (docs/design.md#subsets).
+    if ds.task.type == "multilabel":
+        w = multilabel_weights(ds.y, np.asarray(ds.w) > 0)
+    else:
+        w = data.class_balancing_weights(ds.y)
+    return data.Dataset(X=ds.X, y=ds.y, w=w, ids=ds.ids, a=ds.a, source=ds.source, task=ds.task, spans=ds.spans)
+
+
+def _load_train(job: JobSpec) -> data.Dataset:
+    spec, t = job.data, job.task
+    if t.type == "next_base":
+        from seqsweep.data.windows import next_base_windows
+
+        df = data.read_sequences(spec.train, labels=spec.labels)
+        return next_base_windows(
+            df["id"].to_numpy(dtype=str), df["sequence"].tolist(), context=t.context, k=t.k, stride=t.stride,
+            block_size=job.cv.block_size, source=str(spec.train),
+        )
+    return data.load(spec.train, labels=spec.labels, task=label_spec(job), length=length_of(job))
+
+
+def _load_test(job: JobSpec, train: data.Dataset) -> data.Dataset:
+    spec, t = job.data, job.task
+    if t.type == "next_base":
+        from seqsweep.data.windows import next_base_windows
+
+        df = data.read_sequences(spec.test)
+        return next_base_windows(
+            df["id"].to_numpy(dtype=str), df["sequence"].tolist(), context=t.context, k=t.k, stride=t.stride,
+            block_size=job.cv.block_size, source=str(spec.test),
+        )
+    classes = train.task.names if train.task.single_label else None
+    test = data.load(spec.test, task=label_spec(job, classes, "the training data"), length=length_of(job))
+    if test.seq_len != train.seq_len:
+        raise DataError(f"{spec.test}: sequences have length {test.seq_len}, the training data {train.seq_len}")
+    if t.type == "multilabel" and test.task.names != train.task.names:
+        raise DataError(
+            f"{spec.test}: holds tasks {', '.join(test.task.names)}; the training data {', '.join(train.task.names)}: "
+            "held-out data needs the same tasks"
+        )
+    return test
+
+
+def _unscorable(ds: data.Dataset, folds) -> list[str]:
+    """Multilabel tasks that no validation fold can score (one class only in each): excluded from every mean."""
+    if ds.task.type != "multilabel":
+        return []
+    from seqsweep.metrics import scorable_tasks
+
+    ever = np.zeros(ds.task.n_outputs, dtype=bool)
+    for _, va in folds:
+        ever |= scorable_tasks(ds.y[va], ds.w[va])
+    return [n for n, ok in zip(ds.task.names, ever) if not ok]
+
+
+def prepare_data(job: JobSpec) -> PreparedData:
+    spec = job.data
+    if spec.synthetic is not None and not spec.train.exists():
+        _generate(job)
+    full = _load_train(job)
+    if job.train.use_accessibility and full.a is None:
+        raise ConfigError(f"{job.source}: 'train.use_accessibility' is true but {spec.train} has no accessibility values")
+
+    test = None
+    train = full
+    if spec.holdout is not None:
+        if job.task.type == "next_base" and spec.holdout.block_size % job.cv.block_size:
+            raise ConfigError(
+                f"{job.source}: 'data.holdout.block_size' {spec.holdout.block_size} must be a multiple of "
+                f"'cv.block_size' {job.cv.block_size} for next_base, so no held-out window overlaps a training one"
+            )
+        tr_idx, te_idx = cv.holdout_split(
+            full.ids, full.y, fraction=spec.holdout.fraction, block_size=spec.holdout.block_size, seed=spec.holdout.seed,
+            task=full.task, w=full.w,
+        )
+        train, test = full.subset(tr_idx), full.subset(te_idx)
+        if _balanced(full):
+            train, test = _rebalanced(train), _rebalanced(test)
+    elif spec.test is not None:
+        test = _load_test(job, full)
+
+    group_by = job.cv.group_by or ("genomic_block" if job.task.type == "next_base" else "none")
+    groups = cv.genomic_blocks(train.ids, job.cv.block_size) if group_by == "genomic_block" else None
+    folds = cv.make_folds(train.y, job.cv.folds, seed=job.cv.seed, groups=groups, task=train.task, w=train.w)
+    notes = []
+    lost = _unscorable(train, folds)
+    if lost:
+        notes.append(
+            f"{len(lost)} of {train.task.n_outputs} tasks hold one class only in every validation fold and are "
+            f"excluded from the task means (cv_*): {', '.join(lost[:10])}{' ...' if len(lost) > 10 else ''}"
+        )
+    info = {
+        "train": str(spec.train),
+        "task": train.task.type,
+        "outputs": train.task.n_outputs,
+        "rows": len(train),
+        "positives": train.n_positive,
+        "length": train.seq_len,
+        "fingerprint": data.fingerprint(train),
+        "test_rows": len(test) if test is not None else 0,
+        "test_positives": test.n_positive if test is not None else 0,
+        "test_fingerprint": data.fingerprint(test) if test is not None else "",
+    }
+    return PreparedData(train=train, test=test, folds=folds, info=info, warnings=notes)
