@@ -219,17 +219,17 @@ def run_sweep(job_path: Path, overrides: list[str] | None = None):
 
 @contextmanager
 def ray_runtime() -> Iterator[float]:
-    """Start the local Ray runtime the way seqsweep does (sweep.init_ray); yields the seconds it took.
+    """Start the local Ray runtime the way seqsweep does (runtime.init_ray); yields the seconds it took.
 
     While it is up, sweep.run reuses it instead of starting (and stopping) its own, so the sweeps timed inside
     exclude Ray's start-up, which is measured here once.
     """
     import ray
 
-    from seqsweep import sweep
+    from seqsweep import runtime
 
     t0 = time.perf_counter()
-    sweep.init_ray(None)
+    runtime.init_ray(None)
     seconds = time.perf_counter() - t0
     try:
         yield seconds
