@@ -15,7 +15,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
 .DEFAULT_GOAL := help
-.PHONY: help install sweep test test-deps ui dashboard promote predict serve bench bench-quick bench-jund clean
+.PHONY: help install sweep test test-deps ui dashboard promote predict serve bench bench-quick bench-jund docs clean
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -76,6 +76,9 @@ bench: install ## the full benchmark set; writes bench/results/latest.json
 bench-jund: install ## JUND search quality: the anchors, then the table of the latest `make sweep JOB=jobs/jund.yaml`
 	$(BIN)/python bench/jund_quality.py anchors
 	$(BIN)/python bench/jund_quality.py sweep
+
+docs: install ## regenerate README.md's job-keys table and docs/performance.md (from bench/results/latest.json)
+	$(BIN)/python docs/generate.py
 
 clean: ## remove caches and generated data; mlruns/ only with CONFIRM_DELETE_MLRUNS=yes
 	rm -rf .pytest_cache build platform/*.egg-info data/generated

@@ -135,7 +135,7 @@ def stratified_subset(ds, n: int, seed: int = 0):
     """n rows with the class ratio kept (whole dataset when n >= its size), class-balancing weights recomputed.
 
     The weights are recomputed because a subset shifts the ratio a little, and the shipped weights then no
-    longer balance the classes (DESIGN.md, measured facts).
+    longer balance the classes (docs/design.md#subsets).
     """
     from seqsweep.data import Dataset, class_balancing_weights
 
@@ -219,17 +219,17 @@ def run_sweep(job_path: Path, overrides: list[str] | None = None):
 
 @contextmanager
 def ray_runtime() -> Iterator[float]:
-    """Start the local Ray runtime the way seqsweep does (sweep.init_ray); yields the seconds it took.
+    """Start the local Ray runtime the way seqsweep does (runtime.init_ray); yields the seconds it took.
 
     While it is up, sweep.run reuses it instead of starting (and stopping) its own, so the sweeps timed inside
     exclude Ray's start-up, which is measured here once.
     """
     import ray
 
-    from seqsweep import sweep
+    from seqsweep import runtime
 
     t0 = time.perf_counter()
-    sweep.init_ray(None)
+    runtime.init_ray(None)
     seconds = time.perf_counter() - t0
     try:
         yield seconds

@@ -51,7 +51,7 @@ def _say(msg: str) -> None:
 
 def _prepared(job_path: Path):
     from seqsweep.config import load_job
-    from seqsweep.sweep import prepare_data
+    from seqsweep.prepare import prepare_data
 
     job = load_job(job_path)
     return job, prepare_data(job)

@@ -8,8 +8,6 @@ repeats), and timings keep the fastest repeat: the machine is shared, and other 
 
 from __future__ import annotations
 
-import inspect
-import logging
 import math
 import os
 import subprocess
@@ -158,72 +156,7 @@ def _trial_throughput(quick: bool, threads: int, homework_pool) -> dict[str, Any
 
 
 # ==============================================================================================================
-# 2. fold_training: the k folds as one vmapped model vs one after another
-# ==============================================================================================================
-class _Captured(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
-def fold_training(quick: bool, threads: int) -> dict[str, Any]:
-    import torch
-
-    from seqsweep import cv
-    from seqsweep.train import CVTrainer, TrainConfig
-
-    if "fold_batching" not in inspect.signature(CVTrainer).parameters:
-        return {"rows": [row("fold batching", None, "not available")],
-                "details": {}, "notes": ["seqsweep.train.CVTrainer has no fold_batching option: not available"]}
-
-    torch.set_num_threads(threads)
-    ds, source = jund_or_synthetic()
-    archs = ("cnn", "deepbind") if quick else ("cnn", "deepbind", "cnn_bilstm")
-    sub = stratified_subset(ds, 5000 if quick else 12000)
-    folds = cv.make_folds(sub.y, FOLDS, seed=0)
-    train_rows = sum(len(tr) for tr, _ in folds)
-    reps = 2
-    captured = _Captured()
-    logging.getLogger("seqsweep.train").addHandler(captured)
-
-    rows, details = [], {}
-    for arch in archs:
-        runs: dict[str, list[dict[str, Any]]] = {"sequential": [], "batched": []}
-        fell_back = False
-        for variant in _interleaved(reps, ["sequential", "batched"]):
-            captured.messages.clear()
-            t0 = time.perf_counter()
-            trainer = CVTrainer(sub, folds, TrainConfig(arch, {}, epochs=1), num_threads=threads,
-                                fold_batching=variant == "batched")
-            build_s = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            m = trainer.step_epoch()
-            epoch_s = time.perf_counter() - t0
-            if variant == "batched" and (not getattr(trainer, "fold_batching", True) or captured.messages):
-                fell_back = True
-            runs[variant].append({"build_s": build_s, "epoch_s": epoch_s, "cv_roc_auc": m["cv_roc_auc"],
-                                  "cv_weighted_accuracy": m["cv_weighted_accuracy"]})
-            say(f"{arch:10s} {variant:10s} {epoch_s:7.2f} s/epoch")
-        best = {v: min(x["epoch_s"] for x in runs[v]) for v in runs}
-        auc_gap = abs(runs["batched"][0]["cv_roc_auc"] - runs["sequential"][0]["cv_roc_auc"])
-        suffix = " (fell back to sequential: not vmappable)" if fell_back else ""
-        rows.append(row(f"{arch} sequential folds", train_rows / best["sequential"], "samples/s"))
-        rows.append(row(f"{arch} batched folds{suffix}", train_rows / best["batched"], "samples/s",
-                        best["sequential"] / best["batched"], "x sequential"))
-        details[arch] = {"runs": runs, "fell_back": fell_back, "cv_roc_auc_abs_diff": auc_gap,
-                         "warnings": list(captured.messages)}
-    notes = [f"data: {source}, {len(sub)} rows, {FOLDS} folds, batch {TrainConfig('cnn').batch_size}, threads {threads}; "
-             f"one epoch incl. validation scoring; best of {reps} interleaved run(s). cv_roc_auc_abs_diff in details "
-             "compares the two variants' models after one epoch: not identical by design (the batched variant draws "
-             "dropout from one stream and wraps shorter folds around to the longest fold's batch count)."]
-    return {"rows": rows, "details": {"source": source, "rows": len(sub), **details}, "notes": notes}
-
-
-# ==============================================================================================================
-# 3. sweep_overhead: a fixed list of trials in a plain loop vs through Ray Tune + Optuna + MLflow
+# 2. sweep_overhead: a fixed list of trials in a plain loop vs through Ray Tune + Optuna + MLflow
 # ==============================================================================================================
 FIXED_CNN_SPACE = """\
 architecture: cnn
@@ -287,12 +220,12 @@ def sweep_overhead(quick: bool, threads: int) -> dict[str, Any]:
     train_dir = synthetic_dir(4000)
     # 8 trials as in the issue's own measurement: per-sweep costs (the first worker's start, the final report)
     # are spread over a realistic number of trials. The issue's two trial sizes, ~2 s and ~10 s, are set in
-    # epochs from a timed plain trial below: the machine's speed drifts (on 2026-12-02 an epoch of this cnn took
-    # 0.3-0.9 s), so a fixed epoch count gave trials of 3-9 s for the "10 s" size.
+    # epochs from a timed plain trial below: the machine's speed drifts (an epoch of this cnn took 0.3-0.9 s
+    # within one day), so a fixed epoch count gave trials of 3-9 s for the "10 s" size.
     sizes = [("short", 2.0)] + ([] if quick else [("long", 10.0)])
-    # The machine's speed drifts by up to ~30% within minutes (measured 2026-12-02: the same plain loop 75 s,
-    # then 54 s). Runs go in adjacent pairs, plain then sweep, then sweep then plain, ...; the ratio is the
-    # median of the pairs' ratios, not best against best.
+    # The machine's speed drifts by up to ~30% within minutes (the same plain loop 75 s, then 54 s). Runs go
+    # in adjacent pairs, plain then sweep, then sweep then plain, ...; the ratio is the median of the pairs'
+    # ratios, not best against best.
     reps = 1 if quick else 3
     trials = 4 if quick else 8
     rows, details, notes = [], {}, []
@@ -363,7 +296,7 @@ def sweep_overhead(quick: bool, threads: int) -> dict[str, Any]:
 
 
 # ==============================================================================================================
-# 4. concurrency_scaling: trials/hour at max_concurrent 2 (1 thread each) vs 1 (1 or 2 threads)
+# 3. concurrency_scaling: trials/hour at max_concurrent 2 (1 thread each) vs 1 (1 or 2 threads)
 # ==============================================================================================================
 def _trial_span_s(result) -> float:
     """Seconds from the first trial run's start to the last one's end, from the sweep's MLflow child runs."""
@@ -438,7 +371,7 @@ def concurrency_scaling(quick: bool, threads: int) -> dict[str, Any]:
 
 
 # ==============================================================================================================
-# 5. search_efficiency: TPE + ASHA vs random search without pruning, at the same epoch budget, several seeds
+# 4. search_efficiency: TPE + ASHA vs random search without pruning, at the same epoch budget, several seeds
 # ==============================================================================================================
 def _trajectory(result, budget: int) -> list[tuple[int, float]]:
     """Best-so-far curve: trials in the order Optuna proposed them, (cumulative epochs, best final metric),
@@ -572,7 +505,7 @@ def search_efficiency(quick: bool, threads: int) -> dict[str, Any]:
 
 
 # ==============================================================================================================
-# 6. inference: a registered 5-fold ensemble through mlflow.pyfunc and `seqsweep predict`
+# 5. inference: a registered 5-fold ensemble through mlflow.pyfunc and `seqsweep predict`
 # ==============================================================================================================
 INFER_SPACE = "architecture: deepbind\nlearning_rate: [1.0e-3]\n"
 
@@ -673,7 +606,7 @@ def inference(quick: bool, threads: int) -> dict[str, Any]:
 
 
 # ==============================================================================================================
-# 7. memory: peak RSS of a sweep at max_concurrent 2 (driver + Ray processes)
+# 6. memory: peak RSS of a sweep at max_concurrent 2 (driver + Ray processes)
 # ==============================================================================================================
 def memory(quick: bool, threads: int) -> dict[str, Any]:
     import resource
@@ -716,7 +649,6 @@ def memory(quick: bool, threads: int) -> dict[str, Any]:
 
 MEASURES: dict[str, Callable[[bool, int], dict[str, Any]]] = {
     "trial_throughput": trial_throughput,
-    "fold_training": fold_training,
     "sweep_overhead": sweep_overhead,
     "concurrency_scaling": concurrency_scaling,
     "search_efficiency": search_efficiency,

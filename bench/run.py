@@ -24,7 +24,6 @@ sys.path.insert(0, str(BENCH))
 RESULTS = BENCH / "results" / "latest.json"
 ORDER = (
     "trial_throughput",
-    "fold_training",
     "sweep_overhead",
     "concurrency_scaling",
     "search_efficiency",

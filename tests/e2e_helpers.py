@@ -72,7 +72,7 @@ def run_cli(home: Path, *args: str, timeout: float = 600) -> subprocess.Complete
 def seed_store(home: Path) -> None:
     """Give `home` an empty, already-migrated MLflow sqlite store.
 
-    Creating a fresh sqlite store runs ~13 s of schema migrations on this machine; doing that once per test
+    A fresh sqlite store runs seconds of schema migrations (docs/design.md#tests); doing that once per test
     session and copying the empty database keeps the end-to-end tests fast. The store is as real as ever.
     """
     import shutil

@@ -72,7 +72,7 @@ def test_missing_job_file(tmp_path):
 
 
 def test_local_ray_workers_get_their_variables_without_touching_the_callers_environment(monkeypatch):
-    from seqsweep.sweep import WORKER_ENV, _environ
+    from seqsweep.runtime import WORKER_ENV, _environ
 
     monkeypatch.delenv("PYTHONWARNINGS", raising=False)
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "false")  # the user's own choice wins

@@ -119,7 +119,7 @@ def test_worker_killed_between_trials_leaves_every_trial_accounted_for(tmp_path)
 
 def test_driver_sigkill_then_resume_finishes_with_nothing_left_running(tmp_path):
     # The driver is killed after the first trial ended, while the second trains. Trials long enough that the
-    # second cannot end too before the kill (it did at 4 epochs, 0.3 s trials, on 2026-12-02): Tune snapshots
+    # second cannot end too before the kill (it did at 4 epochs, 0.3 s trials): Tune snapshots
     # its state only every >= 10 s, so a resume would not know that second trial and would run a fifth one.
     job = write_tiny_job(tmp_path, name="dkill", trials=4, epochs=24, n=2000)
     job.write_text(job.read_text().replace("max_concurrent: 2", "max_concurrent: 1"))

@@ -20,8 +20,8 @@ def _trial_runs(client, exp_id):
 
 
 def test_ctrl_c_then_resume_finishes_the_same_sweep(tmp_path):
-    # Enough work after the first trial that Ctrl-C lands mid-sweep on a fast machine too: at 3 epochs on
-    # 2026-12-02 09:54 UTC all 4 trials were done 0.1-0.8 s each before the signal went out.
+    # Enough work after the first trial that Ctrl-C lands mid-sweep on a fast machine too: at 3 epochs all
+    # 4 trials were once done 0.1-0.8 s each before the signal went out.
     trials = 6
     job = write_tiny_job(tmp_path, name="resumable", trials=trials, epochs=20, extra="")
     text = job.read_text().replace("max_concurrent: 2", "max_concurrent: 1")

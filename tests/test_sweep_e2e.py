@@ -122,7 +122,7 @@ def test_optuna_study_storage_is_wal_and_keeps_studies(tmp_path):
     import optuna
     import sqlalchemy
 
-    from seqsweep.sweep import optuna_storage
+    from seqsweep.runtime import optuna_storage
 
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
     storage = optuna_storage(url)
@@ -140,15 +140,15 @@ def test_optuna_study_storage_is_wal_and_keeps_studies(tmp_path):
 
 def test_asha_prunes_on_its_own_metric(tmp_path):
     from seqsweep.config import load_job
-    from seqsweep.sweep import _scheduler
+    from seqsweep.runtime import scheduler
 
     job_path = write_tiny_job(tmp_path)
     text = job_path.read_text().replace("scheduler: none", "scheduler: asha, grace_period: 1")
     job_path.write_text(text)
-    default = _scheduler(load_job(job_path))
+    default = scheduler(load_job(job_path))
     assert default.metric == "cv_weighted_accuracy"
     job_path.write_text(text.replace("grace_period: 1", "grace_period: 1, prune_metric: cv_roc_auc"))
-    on_auc = _scheduler(load_job(job_path))
+    on_auc = scheduler(load_job(job_path))
     assert on_auc.metric == "cv_roc_auc"
 
 

@@ -1,15 +1,10 @@
 """glibc malloc settings for training (CVTrainer applies them): keep freed memory instead of handing it back
 to the OS.
 
-By default glibc serves every allocation above a (dynamic, at most 32 MiB) threshold with a fresh mmap and
-gives it back with munmap when freed, and it trims the top of the heap whenever 128 KiB+ are free there. A
-training step allocates and frees the same few large activations (deepbind's (B, L', 2F) maps: 24 MB at
-batch 256) every step, so each step maps fresh pages and the kernel zero-fills them on first touch. Measured on
-the 2-core Xeon (one thread, bf16, JUND, two fold-epochs): deepbind took 1.2-3.8 million page faults and
-2.4-8.7 s of system time, lstm 0.6-1.1 million and 1.3-2.8 s; with the settings below both took ~20 thousand
-and ~0.04 s, and trained 1.2-1.5x faster (deepbind 2,100-3,050 -> 3,000-3,470 samples/s, lstm 6,200-9,100 ->
-9,800-10,400). PyTorch's CPU performance guides get the same effect by preloading jemalloc or tcmalloc; this
-does it without a native dependency.
+By default glibc maps every large allocation afresh and unmaps it when freed; a training step allocates and
+frees the same few large activations, so every step paid page faults on fresh zero-filled pages. Keeping
+them trains 1.2-1.5x faster (docs/design.md#allocator). PyTorch's CPU guides get the same by preloading
+jemalloc or tcmalloc; this needs no native dependency.
 
 The cost: a process keeps its peak heap mapped (its RSS no longer shrinks after a large step), which is what a
 training process reaches again at its next step anyway. The settings are process-wide; set

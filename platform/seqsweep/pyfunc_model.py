@@ -136,7 +136,7 @@ def _example_sequences(seq_len: int, n: int = 3, variable: bool = False) -> list
 def pip_requirements() -> list[str]:
     """What a serving environment needs to install to load the model (MLflow's env managers read this).
 
-    torch is a range, not this machine's exact version: the local build is `2.x.y+cpu`, a tag that exists
+    torch is a range, not the logging machine's exact version: the local build is `2.x.y+cpu`, a tag that exists
     only on the PyTorch wheel index, while a plain `torch==2.x.y` makes pip fetch the multi-GB CUDA build on
     Linux. A range lets an environment keep the CPU (or GPU) wheel it already has. The other packages are
     what importing the model code pulls in (seqsweep.data reads shards with joblib); scoring lives in
@@ -159,10 +159,10 @@ def pip_requirements() -> list[str]:
 def warm_up() -> None:
     """Do the one-time work of a process's first model logging ahead of time, best effort.
 
-    The first log_ensemble_model in a process took ~2 s more than the next ones (measured): MLflow scans
-    every installed distribution to check the pip requirements (importlib_metadata.packages_distributions,
-    ~1.5 s, cached afterwards). The sweep driver runs this in a background thread while the first trials
-    train, so the first finished trial does not hold up the sweep.
+    The first model logging in a process is slower than the next ones: MLflow scans every installed
+    distribution to check the pip requirements (importlib_metadata.packages_distributions, cached afterwards;
+    docs/design.md#warm-up). The sweep driver runs this in a background thread while the first trials train,
+    so the first finished trial does not hold up the sweep.
     """
     try:
         from mlflow.utils.requirements_utils import warn_dependency_requirement_mismatches

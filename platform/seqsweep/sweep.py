@@ -9,12 +9,10 @@ signature, data, folds, the tracking store), so bad input costs a second and lea
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
 import os
-import socket
 import threading
 import time
 import warnings
@@ -23,172 +21,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import optuna
-from ray.tune.search.optuna import OptunaSearch
 
-from seqsweep import store, tracking
+from seqsweep import runtime, store, tracking
 from seqsweep.config import JobSpec
-from seqsweep.errors import ClusterError, ConfigError, SeqsweepError
+from seqsweep.errors import ConfigError, SeqsweepError
 from seqsweep.prepare import PreparedData, length_of, prepare_data
 from seqsweep.search_space import SearchSpace, load_search_space
 from seqsweep.trainable import TrialSettings
 
 log = logging.getLogger(__name__)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Ray
-# --------------------------------------------------------------------------------------------------------------
-def _check_address(address: str) -> None:
-    """Fail in seconds, with one line, when a Ray address does not answer (ray.init would retry for minutes)."""
-    hostport = address.split("://", 1)[-1]
-    if address in ("auto", "local") or ":" not in hostport:
-        return
-    host, _, port = hostport.rpartition(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=3):
-            return
-    except (OSError, ValueError) as exc:
-        raise ClusterError(f"ray.address {address!r} is unreachable: {exc}") from None
-
-
-# What every Ray worker of a sweep needs in its environment: no MLflow telemetry, no warnings flooding the log.
-WORKER_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONWARNINGS": "ignore"}
-
-
-@contextlib.contextmanager
-def _environ(values: dict[str, str]):
-    """Set the environment variables in `values` that are not set yet, for the duration of the block: processes
-    started inside (the local Ray runtime and its workers) inherit them; the caller's environment is restored."""
-    added = {k: v for k, v in values.items() if k not in os.environ}
-    os.environ.update(added)
-    try:
-        yield
-    finally:
-        for k in added:
-            os.environ.pop(k, None)
-
-
-def init_ray(address: str | None, *, verbose: bool = False) -> bool:
-    """Start a local Ray runtime, or join the cluster at `address` / $RAY_ADDRESS. Returns True if we started it."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    address = address or os.environ.get("RAY_ADDRESS") or None
-    common = dict(
-        include_dashboard=False,
-        log_to_driver=verbose,
-        logging_level=logging.INFO if verbose else logging.WARNING,
-    )
-    if address:
-        _check_address(address)
-        try:
-            # A cluster's workers were started elsewhere: the variables travel in the job's runtime_env.
-            ray.init(address=address, runtime_env={"env_vars": WORKER_ENV}, **common)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise ClusterError(f"ray.address {address!r}: cannot join the cluster: {str(exc).splitlines()[0]}") from None
-        return True
-    # Locally the workers inherit the environment of the runtime started here, so no runtime_env: with one,
-    # every task and actor gets a worker started through Ray's runtime-env agent instead of one Ray prestarted
-    # at ray.init (measured on 2 cores: a first task 1.9 s instead of 0.6 s, an actor 1.6 s instead of 0.3 s).
-    # Tune's trial actors pay that anyway: Tune gives them a runtime_env of its own (env_vars PL_DISABLE_FORK),
-    # so a prestarted worker is never theirs, and preloading torch into prestarted workers (Ray's
-    # preload_python_modules) does not shorten the first trial's start (measured 2026-12-02).
-    # Workers still find the package the driver uses (an editable install or PYTHONPATH) the same way.
-    with _environ(WORKER_ENV):
-        ray.init(address="local", **common)
-    return True
-
-
-def _warm_up(log_models: bool) -> None:
-    """One-time work of the driver's first model logging and of the final report, done in a background thread
-    while the first trials train: MLflow's package scan (~2 s, see pyfunc_model.warm_up) and importing
-    matplotlib for the sweep's plots (~1 s of the final report, measured)."""
-    if log_models:
-        from seqsweep.pyfunc_model import warm_up
-
-        warm_up()
-    try:
-        import matplotlib.backends.backend_agg  # noqa: F401  what the plots' PNGs are drawn with
-        import matplotlib.figure  # noqa: F401
-    except Exception as e:  # best effort: the report imports it again and says what failed
-        log.debug("matplotlib warm-up skipped: %s", e)
-
-
-def _scheduler(job: JobSpec):
-    """ASHA on search.prune_metric (default: the search metric), or FIFO (no pruning)."""
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
-
-    if job.search.scheduler != "asha":
-        return FIFOScheduler()
-    return ASHAScheduler(
-        time_attr="training_iteration",
-        metric=job.search.prune_metric or job.search.metric,
-        mode="max",
-        max_t=job.train.max_epochs,
-        grace_period=min(job.search.grace_period, job.train.max_epochs),
-        reduction_factor=job.search.reduction_factor,
-    )
-
-
-def _sampler(job: JobSpec):
-    import optuna
-
-    s = job.search
-    if s.sampler == "tpe":
-        # group=True lets TPE model each architecture's own parameters jointly in a define-by-run space.
-        return optuna.samplers.TPESampler(seed=s.seed, n_startup_trials=s.startup_trials, multivariate=True, group=True)
-    if s.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=s.seed)
-    if s.sampler == "gp":
-        return optuna.samplers.GPSampler(seed=s.seed, n_startup_trials=s.startup_trials)
-    try:
-        import cmaes  # noqa: F401
-    except ImportError:
-        raise ConfigError("search.sampler 'cmaes' needs the 'cmaes' package (pip install cmaes)") from None
-    return optuna.samplers.CmaEsSampler(seed=s.seed, n_startup_trials=s.startup_trials)
-
-
-def optuna_storage(url: str):
-    """The sweep's Optuna study storage (sqlite under mlruns/), in WAL mode with synchronous=NORMAL.
-
-    Tune's loop writes to the study at every epoch report (trial.report, for pruning) and when a trial starts
-    and ends, and the trial waits meanwhile (function trainables report synchronously). With sqlite's default
-    rollback journal, each commit syncs the file: ~14 ms per report and ~85 ms per trial's ask + tell on the
-    2-core Xeon, against ~2.4 ms and ~37 ms in WAL mode. A crash can then lose the last commits, never the
-    database; --resume already copes with a study behind Tune's own state.
-    """
-    import optuna
-    import sqlalchemy
-
-    storage = optuna.storages.RDBStorage(url)
-
-    @sqlalchemy.event.listens_for(storage.engine, "connect")
-    def _pragmas(dbapi_connection, _record) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
-
-    storage.engine.dispose()  # connections opened while Optuna created its tables get the pragmas too
-    return storage
-
-
-class ResumableOptunaSearch(OptunaSearch):
-    """OptunaSearch whose study lives in sqlite, made safe for resuming after a killed driver.
-
-    Tune snapshots its state every few seconds, while the Optuna study is written at once. After a SIGKILL the
-    snapshot can predate the end of a trial the study already closed; Tune then runs that trial again, and
-    plain OptunaSearch crashes the sweep on its first report. Such reports are ignored here (the trial's
-    result is already in the study, and MLflow already has its run).
-    """
-
-    def on_trial_result(self, trial_id: str, result: dict) -> None:
-        try:
-            super().on_trial_result(trial_id, result)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            log.info("trial %s already finished in the Optuna study; its rerun is not reported", trial_id)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -351,7 +192,7 @@ def run(
     tracking.check_reachable(uri)
     address = job.ray.address or os.environ.get("RAY_ADDRESS") or None
     if address:
-        _check_address(address)
+        runtime.check_address(address)
 
     state = _read_state(job) if resume else None
     if resume and state is None:
@@ -369,7 +210,7 @@ def run(
         warnings.filterwarnings("ignore", module="optuna")
         warnings.filterwarnings("ignore", message=".*ExperimentalWarning.*")
     # Ray starts (or is joined) before any run is created: a cluster that cannot be reached leaves no trace.
-    started_ray = init_ray(address, verbose=verbose)
+    started_ray = runtime.init_ray(address, verbose=verbose)
     try:
         setup = SweepSetup(job=job, space=space, uri=uri, experiment_id=experiment_id, prepared=prepared, state=state,
                            started=started, verbose=verbose, emit=emit)
@@ -471,16 +312,16 @@ def _run_on_ray(setup: SweepSetup) -> SweepResult:
     else:
         import optuna
 
-        storage = optuna_storage(optuna_uri)
-        searcher = ResumableOptunaSearch(
+        storage = runtime.optuna_storage(optuna_uri)
+        searcher = runtime.ResumableOptunaSearch(
             space=setup.space.define_by_run(),
             metric=metric,
             mode="max",
-            sampler=_sampler(job),
+            sampler=runtime.sampler(job),
             storage=storage,
             study_name=study_name,
         )
-        scheduler = _scheduler(job)
+        scheduler = runtime.scheduler(job)
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(
@@ -490,12 +331,13 @@ def _run_on_ray(setup: SweepSetup) -> SweepResult:
                 scheduler=scheduler,
                 num_samples=job.search.num_trials,
                 max_concurrent_trials=job.search.max_concurrent,
-                # One worker process serves many trials: a fresh process per trial costs seconds each.
+                # One worker process serves many trials: a fresh one per trial costs seconds
+                # (docs/design.md#ray-workers).
                 reuse_actors=True,
             ),
             run_config=run_config,
         )
-    threading.Thread(target=_warm_up, args=(callback.log_models,), name="seqsweep-warm-up", daemon=True).start()
+    threading.Thread(target=runtime.warm_up_driver, args=(callback.log_models,), name="seqsweep-warm-up", daemon=True).start()
     try:
         tuner.fit()
     except KeyboardInterrupt:

@@ -14,7 +14,15 @@ from datetime import datetime
 from typing import Any
 
 from seqsweep.errors import RegistryError, first_line
-from seqsweep.registry.tags import CHALLENGER, CHAMPION, CV_PREFIX, HELDOUT_PREFIX, TAG_HELDOUT_DATA, float_tag, tag_value
+from seqsweep.registry.tags import (
+    CHALLENGER,
+    CHAMPION,
+    CV_PREFIX,
+    HELDOUT_PREFIX,
+    TAG_HELDOUT_DATA,
+    float_tag,
+    tag_value,
+)
 from seqsweep.tracking import runs
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from seqsweep.errors import RegistryError
-from seqsweep.registry.tags import CHAMPION, CV_PREFIX, HELDOUT_PREFIX, PROMOTION_PREFIX, TAG_HELDOUT_FINGERPRINT, float_tag
+from seqsweep.registry.tags import (
+    CHAMPION,
+    CV_PREFIX,
+    HELDOUT_PREFIX,
+    PROMOTION_PREFIX,
+    TAG_HELDOUT_FINGERPRINT,
+    float_tag,
+)
 
 #: Metrics a promotion can be decided on (higher is better for all of them).
 PROMOTION_METRICS = ("weighted_accuracy", "roc_auc", "pr_auc", "accuracy")  # accuracy: single-label tasks

@@ -19,7 +19,14 @@ from typing import Any
 
 from seqsweep import plots, store
 from seqsweep.errors import TrackingError, first_line
-from seqsweep.tracking.records import TrialRecord, best_record, best_summary, completed_records, finite, leaderboard_frame
+from seqsweep.tracking.records import (
+    TrialRecord,
+    best_record,
+    best_summary,
+    completed_records,
+    finite,
+    leaderboard_frame,
+)
 
 log = logging.getLogger(__name__)
 
