@@ -122,7 +122,7 @@ class SearchSpec(_Strict):
     reduction_factor: float = Field(2.0, gt=1)
     metric: Literal["cv_weighted_accuracy", "cv_roc_auc", "cv_pr_auc", "cv_accuracy"] = "cv_weighted_accuracy"
     # What ASHA compares at its rungs (default: `metric`). With rare positives, weighted accuracy after an epoch
-    # or two is ~0.5 for most configurations while their ROC AUC already ranks them (bench/, search_efficiency).
+    # or two is ~0.5 for most configurations while their ROC AUC already ranks them (docs/performance.md, search efficiency).
     prune_metric: Literal["cv_weighted_accuracy", "cv_roc_auc", "cv_pr_auc", "cv_accuracy"] | None = None
     # Random configurations tried first, before the sampler has seen anything (Optuna's n_startup_trials).
     startup_trials: int = Field(4, ge=1)

@@ -7,9 +7,9 @@ so "always negative" scores 0.5 however rare the positives are.
 Ranking metrics (ROC AUC, PR AUC) are NaN when the labels hold one class only: they are undefined there,
 and a NaN says so more honestly than a 0.5 would. They are computed here with numpy, to the same definitions
 as sklearn's roc_auc_score and average_precision_score with sample_weight (tests/test_metrics.py checks
-them against sklearn): every trial scores its folds after every epoch, and importing sklearn.metrics costs
-each new Ray worker ~1.2 s before its first trial can report (measured on the 2-core Xeon). sklearn is
-still used, imported on first use, for the full `evaluate` report of the registry and `seqsweep predict`.
+them against sklearn): every trial scores its folds after every epoch, and importing sklearn.metrics would
+hold up each new Ray worker's first report (docs/design.md#metrics). sklearn is still used, imported on
+first use, for the full `evaluate` report of the registry and `seqsweep predict`.
 """
 
 from __future__ import annotations

@@ -6,8 +6,7 @@ numbers the final ranking uses.
 
 The data path is the speed story. X is converted ONCE to a float32 (N, 4, L) tensor on the device; each
 epoch a seeded permutation of the fold's training rows is cut into batches by index (`X[idx]`). There is no
-Dataset/DataLoader and no per-sample __getitem__, which cost 30-45% of an epoch when numpy rows are
-turned into tensors one at a time (DESIGN.md).
+Dataset/DataLoader and no per-sample __getitem__ (docs/design.md#data-path).
 
 Determinism: everything random (model init, shuffling, reverse-complement flips, dropout) is seeded from
 `config.seed`, the fold number and the epoch, so the same config gives the same metrics on CPU however
@@ -99,8 +98,7 @@ def _derived_seed(*parts: int) -> int:
 def bf16_hardware(device: torch.device) -> bool:
     """Whether `device` has bfloat16 matrix units that make mixed precision pay: a CUDA GPU with bf16
     support, or a CPU with AMX tiles (Intel Sapphire Rapids and later, where oneDNN runs bf16 convolutions
-    and matrix products on them). Measured on the project's 2-core Xeon with AMX, one training step at
-    1 thread: cnn 1.3-1.5x, deepbind 1.3x, cnn_bilstm 1.2-1.3x, lstm 1.5-2.6x faster than float32."""
+    and matrix products on them); docs/design.md#mixed-precision."""
     if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     if device.type == "cpu":

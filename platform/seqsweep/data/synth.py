@@ -207,9 +207,7 @@ def synth(
 # MAX binds every E-box, MYC only next to a GC box; GATA1 every GATA site, TAL1 only the composite. So a
 # model that knows motif combinations, spacings and orientations beats per-task k-mer counts, and motif
 # detectors learned for one target help its partners (the rarer targets have 1.5% positives).
-# Measured (n=20000, 20 tasks, a fifth held out by 10-kb blocks, bench/baselines.py): per-task k-mer (1..6)
-# logistic regression, mean ROC AUC 0.88 (BATF 0.78, TAL1 0.81, POU5F1 0.85); the shared CNN 0.91-0.92
-# (BATF 0.87-0.90, TAL1 0.92, POU5F1 0.96). GATA1 (short sites, three forms) is the hardest for both.
+# How baselines and the search score on it: docs/results-tasks.md.
 # =========================================================================================================
 
 NEAR_GAP = 20  # bp between the two motifs of a cooperative pair, at most
@@ -455,9 +453,7 @@ def synth_multilabel(
 # background  genomic background (a share GC-rich but CpG-depleted, like GC-rich isochores, so GC content is
 #             not CpG), often with one TF site, sometimes two far apart, or a TATA box at a random place.
 # Length: promoters run longer than enhancers on average, background is uniform; the ranges overlap.
-# Measured (n=6000, a fifth held out by 10-kb blocks, padded to 500): multinomial k-mer logistic regression,
-# macro ROC AUC 0.84 (promoter 0.90), accuracy 0.68; a global-pool CNN 0.83 (it cannot see the position of
-# the core promoter relative to the end).
+# How baselines and the search score on it: docs/results-tasks.md.
 # =========================================================================================================
 
 MC_CLASSES = ("promoter", "enhancer", "background")

@@ -78,8 +78,8 @@ class SequenceModel(nn.Module):
     # a model scores a padded sequence with its mask as it scores the unpadded sequence.
     length_agnostic: bool = False
     # Whether bf16 mixed precision speeds up training (seqsweep.train.resolve_precision, precision 'auto'):
-    # true for the convolutional and recurrent models; the models made of a few small matrix products set
-    # it false (mlp 0.7-0.8x, kmer 0.9x of float32 speed with bf16 autocast, measured on an AMX Xeon).
+    # true for the convolutional and recurrent models; the models made of a few small matrix products got
+    # slower with it and set it false (docs/design.md#mixed-precision).
     bf16_pays: bool = True
 
     def __init__(
@@ -203,10 +203,7 @@ def channels_last(x: torch.Tensor) -> torch.Tensor:
     position next to each other (the (N, L, 4) layout the one-hot data comes in).
 
     On CPU, oneDNN's 2D convolution and PyTorch's max-pool kernels are much faster on this layout than their
-    1D counterparts on (B, C, L). Measured on the 2-core Xeon, one thread, (256, 32, 101): a (1, 9) convolution
-    1.4 ms in bf16 / 6.0 ms in float32 instead of 3.2 / 9.2 ms for conv1d; max-pooling by 4 with its backward
-    2.1 ms instead of 8-18 ms (max_pool1d and max_pool2d on (B, C, 1, L), two measurements; their CPU kernel
-    with indices is scalar).
+    1D counterparts on (B, C, L) (docs/design.md#channels-last).
     """
     return x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
 

@@ -84,12 +84,9 @@ _INFER_ACTIVATIONS = 1 << 21  # elements of a (rows, positions, channels) activa
 
 
 def _global_max(h: torch.Tensor) -> torch.Tensor:
-    """(B, L', C) -> (B, C), the max over positions. Measured on the 2-core Xeon for (1024, 93, 256):
-    amax takes 7 ms and max(1).values 47 ms without autograd (it also finds the indices), but amax's
-    backward is slow. With autograd, (B, L', C) is viewed as a channels-last (B, C, 1, L') image (no copy)
-    and pooled by adaptive_max_pool2d, whose channels-last kernel keeps one index per channel: forward and
-    backward on (256, 93, 256) take 6.7 ms in bf16 / 10.7 ms in float32, against 33 / 28 ms for max(1)
-    and 54 / 46 ms for amax."""
+    """(B, L', C) -> (B, C), the max over positions: amax without autograd (it finds no indices); with it,
+    adaptive_max_pool2d on a channels-last (B, C, 1, L') view, whose kernel keeps one index per channel and
+    has a fast backward (docs/design.md#global-max-pool)."""
     if torch.is_grad_enabled():
         return F.adaptive_max_pool2d(h.permute(0, 2, 1).unsqueeze(2), 1).flatten(1)
     return h.amax(1)
@@ -100,9 +97,8 @@ _FUSED_LINEAR_RELU = torch.backends.mkldnn.is_available() and hasattr(torch.ops.
 
 def _linear_relu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """relu(x @ weight.T + bias), (N, K) -> (N, C). On CPU one oneDNN matmul with the ReLU fused into its output
-    (the op torch.compile's CPU backend emits for linear + ReLU), so the (N, C) result is written once: measured
-    on the 2-core Xeon for (23808, 36) x (256, 36), 0.86 ms against 3.1 ms for addmm then relu_ in bfloat16,
-    2.6 against 5.0 ms in float32. Elsewhere (CUDA, float64, a torch without oneDNN) addmm then relu_."""
+    (the op torch.compile's CPU backend emits for linear + ReLU), so the (N, C) result is written once
+    (docs/design.md#deepbinds-scan). Elsewhere (CUDA, float64, a torch without oneDNN) addmm then relu_."""
     global _FUSED_LINEAR_RELU
     # oneDNN's op has no backward: where autograd records, the plain ops (the fused training step is
     # _ScanReluPool, whose forward runs without autograd and whose backward is written out)
@@ -124,9 +120,8 @@ class _ScanReluPool(torch.autograd.Function):
     (B, L', C) map, which is 93 x larger than the pooled result: autograd's version makes about ten such passes
     per step (the map's float32 upcast for the mean, zero-filled max-pool gradients, their sum, ReLU's mask, the
     bias gradient's reduction), this one four forward and two backward (the ReLU in place, the mean and the
-    bias gradient as matrix products with a ones vector, the max's gradient added at its argmax only).
-    Measured on the 2-core Xeon: a whole bf16 training step of the default deepbind (batch 256, 128 filters on
-    both strands) 12.0 ms against 20.3 ms with autograd's version, interleaved in one process.
+    bias gradient as matrix products with a ones vector, the max's gradient added at its argmax only);
+    docs/design.md#deepbinds-scan.
     """
 
     @staticmethod
@@ -225,10 +220,8 @@ class DeepBind(SequenceModel):
         self.check_input(x, a, mask)
         B, F, k = x.shape[0], self.filters, self.kernel_size
         if not torch.is_grad_enabled():
-            # Inference in chunks whose (rows, L', SF) activations stay cache-sized: measured on the 2-core
-            # Xeon, a 5-model ensemble of 128 x 9 filters predicts 2,300-2,700 seq/s in chunks of 88 rows
-            # (2M activations) and 1,400-1,600 seq/s in one pass over batches of 1,024-4,096 (the ReLU and
-            # pooling passes are memory-bound).
+            # Inference in chunks whose (rows, L', SF) activations stay cache-sized: the ReLU and pooling
+            # passes are memory-bound (docs/design.md#eval-batch).
             rows = max(1, _INFER_ACTIVATIONS // ((x.shape[2] - k + 1) * F * (2 if self.both_strands else 1)))
             if B > rows:
                 parts = [

@@ -33,9 +33,8 @@ class KmerSpectrum(SequenceModel):
     is the same for a sequence and its reverse complement.
 
     `scale` is 1 / the largest count of each k-mer in the training rows, set by adapt() before training (as
-    sklearn's MaxAbsScaler or Keras' Normalization.adapt do) and saved with the weights. It matters: on the
-    JUND split, logistic regression on max-abs-scaled counts scores 0.73 held-out weighted accuracy, on log
-    counts 0.63, on counts over their expected value 0.59 (same C, measured with sklearn).
+    sklearn's MaxAbsScaler or Keras' Normalization.adapt do) and saved with the weights; the scaling matters
+    on real data (docs/design.md#k-mer-scaling).
     """
 
     bf16_pays = False  # see SequenceModel.bf16_pays
