@@ -15,7 +15,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
 .DEFAULT_GOAL := help
-.PHONY: help install sweep test test-deps ui dashboard promote predict serve bench bench-quick bench-jund docs clean
+.PHONY: help install sweep test test-deps ui dashboard promote predict serve bench bench-quick bench-jund bench-tasks docs clean
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -76,6 +76,9 @@ bench: install ## the full benchmark set; writes bench/results/latest.json
 bench-jund: install ## JUND search quality: the anchors, then the table of the latest `make sweep JOB=jobs/jund.yaml`
 	$(BIN)/python bench/jund_quality.py anchors
 	$(BIN)/python bench/jund_quality.py sweep
+
+bench-tasks: install ## the task jobs' champions against their baselines (after `make sweep JOB=jobs/<job>.yaml`)
+	$(BIN)/python bench/tasks_quality.py
 
 docs: install ## regenerate README.md's job-keys table and docs/performance.md (from bench/results/latest.json)
 	$(BIN)/python docs/generate.py

@@ -647,6 +647,51 @@ def memory(quick: bool, threads: int) -> dict[str, Any]:
     return {"rows": rows, "details": details, "notes": notes}
 
 
+# ==============================================================================================================
+# 7. task_heads: the cost of a multi-task head, 690 sigmoid outputs (DanQ's targets) against 1
+# ==============================================================================================================
+def task_heads(quick: bool, threads: int) -> dict[str, Any]:
+    """One CVTrainer epoch of the same architecture and data with a binary head and a 690-task multilabel
+    head (random labels at a 2% positive rate, class-balancing weights per task), interleaved; the epoch
+    includes scoring every task of every validation fold, as a trial does."""
+    from seqsweep import cv
+    from seqsweep.data import Dataset
+    from seqsweep.data.encoding import multilabel_weights
+    from seqsweep.tasks import Task
+    from seqsweep.train import CVTrainer, TrainConfig
+
+    ds, source = jund_or_synthetic()
+    sub = stratified_subset(ds, 5000 if quick else len(ds))
+    rng = np.random.default_rng(0)
+    T = 690
+    y = (rng.random((len(sub), T)) < 0.02).astype(np.uint8)
+    y[rng.integers(0, len(sub), T), np.arange(T)] = 1  # every task holds a positive
+    many = Dataset(X=sub.X, y=y, w=multilabel_weights(y, np.ones_like(y, dtype=bool)), ids=sub.ids,
+                   task=Task("multilabel", tuple(f"t{t}" for t in range(T))))
+    folds = cv.make_folds(sub.y, 3, seed=0)
+    train_rows = sum(len(tr) for tr, _ in folds)
+    rows, details = [], {}
+    for arch in ("cnn_bilstm", "deepbind"):
+        runs: dict[str, list[float]] = {"1 output": [], f"{T} outputs": []}
+        for variant in _interleaved(2, list(runs)):
+            data = sub if variant == "1 output" else many
+            trainer = CVTrainer(data, folds, TrainConfig(arch, {}, epochs=1), num_threads=threads)
+            t0 = time.perf_counter()
+            trainer.step_epoch()
+            runs[variant].append(time.perf_counter() - t0)
+            say(f"{arch:10s} {variant:12s} {runs[variant][-1]:7.2f} s/epoch")
+        best = {v: min(t) for v, t in runs.items()}
+        rate = {v: train_rows / best[v] for v in runs}
+        rows.append(row(f"{arch} ({len(sub)} rows) binary head, 1 output", rate["1 output"], "samples/s"))
+        rows.append(row(f"{arch} ({len(sub)} rows) multilabel head, {T} outputs", rate[f"{T} outputs"], "samples/s",
+                        rate[f"{T} outputs"] / rate["1 output"], "x 1 output"))
+        details[arch] = runs
+    notes = [f"data: {source}, {len(sub)} rows of length {sub.seq_len}; 3 folds; one epoch including the "
+             f"validation scores of every task (ROC AUC, PR AUC, weighted accuracy per task); default "
+             f"hyperparameters, batch 256, precision 'auto'; threads {threads}; best of 2 interleaved runs"]
+    return {"rows": rows, "details": {"source": source, "threads": threads, **details}, "notes": notes}
+
+
 MEASURES: dict[str, Callable[[bool, int], dict[str, Any]]] = {
     "trial_throughput": trial_throughput,
     "sweep_overhead": sweep_overhead,
@@ -654,4 +699,5 @@ MEASURES: dict[str, Callable[[bool, int], dict[str, Any]]] = {
     "search_efficiency": search_efficiency,
     "inference": inference,
     "memory": memory,
+    "task_heads": task_heads,
 }

@@ -29,6 +29,7 @@ ORDER = (
     "search_efficiency",
     "inference",
     "memory",
+    "task_heads",
 )
 QUICK_SKIPS = ("concurrency_scaling", "search_efficiency", "memory")  # full run only (or --only NAME --quick)
 TIMEOUT_S = {True: 600, False: 2400}  # per measure, quick / full
