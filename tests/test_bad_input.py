@@ -75,6 +75,8 @@ def _snapshot(home: Path):
 CASES = {
     # name: (files to write {relative path: text}, argv, text the one-line error must contain)
     "malformed yaml": ({"job.yaml": "name: [bad\n"}, ["sweep", "job.yaml"], "malformed YAML"),
+    "key given twice": ({"space.yaml": SPACE + "cnn.filters: [16]\n"}, ["sweep", "job.yaml"],
+                        "key 'cnn.filters' appears twice in one mapping"),
     "unknown key": ({"job.yaml": _job(extra="serch: {num_trials: 2}")}, ["sweep", "job.yaml"], "'serch': unknown key"),
     "wrong type": ({"job.yaml": _job(search="search: {num_trials: lots}")}, ["sweep", "job.yaml"], "'search.num_trials'"),
     "low > high": ({"space.yaml": "architecture: cnn\nlearning_rate: {low: 1.0e-1, high: 1.0e-3}\n"},
