@@ -52,6 +52,9 @@ def sigterm_as_ctrl_c() -> None:
 
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+# What the group gets for each: gunicorn (under `mlflow models serve` and optuna-dashboard) reloads on SIGHUP,
+# while a hang-up of seqsweep's terminal means stop.
+_SENT = {signal.SIGHUP: signal.SIGTERM}
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -87,7 +90,7 @@ def _group_alive(pgid: int) -> bool:
 def run_foreground(argv: Sequence[str], *, grace_s: float = 10.0) -> int:
     """Run `argv` to its end in a new process group; return its exit code, or 128 + the signal we got.
 
-    A signal in FORWARDED goes to the child's whole group. Whatever of the group is left when the child has
+    A signal in FORWARDED goes to the child's whole group (SIGHUP as SIGTERM). Whatever of the group is left when the child has
     exited (a worker that ignored the signal) gets SIGTERM, then SIGKILL after `grace_s` seconds.
     """
     got: list[int] = []
@@ -96,7 +99,7 @@ def run_foreground(argv: Sequence[str], *, grace_s: float = 10.0) -> int:
     def forward(signum: int, _frame) -> None:
         got.append(signum)
         if child is not None:
-            _signal_group(child.pid, signum)
+            _signal_group(child.pid, _SENT.get(signum, signum))
 
     previous = {}
     if threading.current_thread() is threading.main_thread():
@@ -105,7 +108,7 @@ def run_foreground(argv: Sequence[str], *, grace_s: float = 10.0) -> int:
     try:
         child = subprocess.Popen(list(argv), start_new_session=True)
         if got:  # a signal that came while the child was starting
-            _signal_group(child.pid, got[0])
+            _signal_group(child.pid, _SENT.get(got[0], got[0]))
         code = child.wait()
     finally:
         for sig, handler in previous.items():
