@@ -69,7 +69,7 @@ def test_two_sweeps_at_once_on_one_store(tmp_path):
         assert p.returncode == 0, f"{k}:\n{err[-3000:]}"
         assert "database is locked" not in err and "Traceback" not in err, f"{k}:\n{err[-3000:]}"
     assert seen_during, "alpha-1 ended before alpha-2 started its sweep: the overlap was not tested"
-    assert set(seen_during) == {"RUNNING"}, seen_during
+    assert "KILLED" not in seen_during and seen_during[0] == "RUNNING", seen_during  # FINISHED as it ends
 
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{home}/mlruns/mlflow.db")
     for name, sweeps, trials in (("alpha", 2, 3), ("beta", 1, 2)):
@@ -89,8 +89,9 @@ def test_two_sweeps_at_once_on_one_store(tmp_path):
     assert sorted(int(v.version) for v in versions) == [1, 2]
     assert {v.tags["sweep"] for v in versions} == {p.data.tags["seqsweep.sweep"] for p in client.search_runs(
         [client.get_experiment_by_name("alpha").experiment_id], "tags.`seqsweep.kind` = 'sweep'")}
-    before = sorted(v.tags["promotion.champion_version_before"] for v in versions)
-    assert before[1] == "-" and before[0] in ("1", "2"), before
+    before = {int(v.version): v.tags["promotion.champion_version_before"] for v in versions}
+    first = [v for v, b in before.items() if b == "-"]
+    assert len(first) == 1 and before[3 - first[0]] == str(first[0]), before
     scores = {int(v.version): float(v.tags["heldout_weighted_accuracy"]) for v in versions}
     champion = int(client.get_registered_model("alpha").aliases["champion"])
     assert scores[champion] == max(scores.values()), (champion, scores)
