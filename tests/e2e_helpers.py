@@ -33,7 +33,7 @@ def write_tiny_job(home: Path, *, name: str = "tiny", trials: int = 3, epochs: i
             f"""\
             name: {name}
             data:
-              train: data/{name}
+              train: data/generated/{name}
               synthetic: {{n: {n}, positive_rate: 0.15, seed: 0}}
               holdout: {{fraction: 0.2, block_size: 10100, seed: 0}}
             search_space: search_spaces/tiny.yaml

@@ -72,10 +72,12 @@ HOST_FLAGS = ("--host", "-h")
     (["dashboard"], ["optuna-dashboard"]),
 ])
 def test_servers_bind_loopback_by_default(argv, program, tmp_path, monkeypatch):
-    """The argv each server command actually executes binds 127.0.0.1 (nothing is started: subprocess.call is
-    where the CLI hands over, and it is intercepted there)."""
+    """The argv each server command actually executes binds 127.0.0.1 (nothing is started: processes.run_foreground
+    is where the CLI hands over, and it is intercepted there)."""
+    from seqsweep import processes
+
     executed: list[list[str]] = []
-    monkeypatch.setattr(subprocess, "call", lambda cmd, *a, **kw: executed.append(list(cmd)) or 0)
+    monkeypatch.setattr(processes, "run_foreground", lambda cmd, *a, **kw: executed.append(list(cmd)) or 0)
     monkeypatch.setenv("SEQSWEEP_HOME", str(tmp_path))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlruns/mlflow.db")
     monkeypatch.setenv("PATH", __import__("os").environ["PATH"])  # _exec prepends the venv's bin/

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from seqsweep import cv, data
+from seqsweep import cv, data, store
 from seqsweep.config import JobSpec
 from seqsweep.data.encoding import Length, multilabel_weights
 from seqsweep.data.labels import LabelSpec
@@ -49,6 +49,10 @@ def length_of(job: JobSpec) -> Length | None:
 def _generate(job: JobSpec) -> None:
     """The job's synthetic data, into data.train, on first use (data.synthetic)."""
     spec, syn = job.data, job.data.synthetic
+    if not spec.train.resolve().is_relative_to(store.generated_data_dir()):
+        # a typo in data.train must not become a sweep on 20,000 made-up rows
+        raise DataError(f"{spec.train}: no such file or directory (data.synthetic generates data only "
+                        f"under {store.generated_data_dir()}/)")
     log.info("generating the synthetic %s dataset into %s", job.task.type, spec.train)
     if job.task.type == "binary":
         data.synth(spec.train, n=syn.n, positive_rate=syn.positive_rate, seed=syn.seed)

@@ -13,6 +13,7 @@ import socket
 import optuna
 from ray.tune.search.optuna import OptunaSearch
 
+from seqsweep import processes
 from seqsweep.config import JobSpec
 from seqsweep.errors import ClusterError, ConfigError
 
@@ -71,12 +72,14 @@ def init_ray(address: str | None, *, verbose: bool = False) -> bool:
             ray.init(address=address, runtime_env={"env_vars": WORKER_ENV}, **common)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise ClusterError(f"ray.address {address!r}: cannot join the cluster: {str(exc).splitlines()[0]}") from None
+        processes.sigterm_as_ctrl_c()  # ray.init took SIGTERM over (a C++ handler that aborts)
         return True
     # Locally the workers inherit the environment of the runtime started here, so no runtime_env: with one,
     # every task and actor waits for a worker started through Ray's runtime-env agent instead of one Ray
     # prestarted (docs/design.md#ray-workers). Workers find the package the driver uses the same way.
     with _environ(WORKER_ENV):
         ray.init(address="local", **common)
+    processes.sigterm_as_ctrl_c()  # ray.init took SIGTERM over (a C++ handler that aborts)
     return True
 
 

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from seqsweep import runtime, store, tracking
+from seqsweep import locks, runtime, store, tracking
 from seqsweep.config import JobSpec
 from seqsweep.errors import ConfigError, SeqsweepError
 from seqsweep.prepare import PreparedData, length_of, prepare_data
@@ -202,7 +202,9 @@ def run(
     check_space_fits(space, prepared, job)
     for note in prepared.warnings:
         log.warning("%s", note)
-    experiment_id = tracking.open_store(uri, job.experiment_name)
+    locks.wait_on_busy_sqlite()  # another sweep may be writing to the same sqlite stores
+    with locks.store_lock():  # a fresh store is created by one process at a time
+        experiment_id = tracking.open_store(uri, job.experiment_name)
 
     if not verbose:
         # Tune's new output engine prints its configuration box even at verbose=0; the legacy engine is silent.
@@ -216,6 +218,7 @@ def run(
                            started=started, verbose=verbose, emit=emit)
         return _run_on_ray(setup)
     finally:
+        locks.release_sweeps()  # this sweep is over: another process may now close or resume it
         if started_ray:
             import ray
 
@@ -238,21 +241,25 @@ def _run_on_ray(setup: SweepSetup) -> SweepResult:
     job, uri, experiment_id, state = setup.job, setup.uri, setup.experiment_id, setup.state
     metric = job.search.metric
 
-    # A sweep of this job that a killed driver left RUNNING is closed now, so the UI never shows it running.
+    # A sweep of this job that a killed driver left RUNNING is closed now, so the UI never shows it running;
+    # one whose driver still runs (another sweep of the same job, at the same time) is left alone.
     previous = _read_state(job)
-    if previous is not None and state is None and previous.get("uri") == store.redact(uri):
+    if (previous is not None and state is None and previous.get("uri") == store.redact(uri)
+            and not locks.sweep_running(job.name, previous["sweep_id"])):
         n = tracking.close_stale_runs(uri, previous["experiment_id"], previous["sweep_id"])
         if n:
             log.info("closed %d run(s) of the interrupted sweep %s as KILLED", n, previous["sweep_id"])
 
     if state is not None:
         sweep_id = state["sweep_id"]
+        locks.own_sweep(job.name, sweep_id)  # refuses a sweep whose driver still runs elsewhere
         parent_run_id = tracking.find_sweep_run(uri, experiment_id, sweep_id) or state["parent_run_id"]
         # Runs a killed driver left RUNNING are closed first; then the parent reopens for the resumed trials.
         tracking.close_stale_runs(uri, experiment_id, sweep_id)
         tracking.reopen_sweep_run(uri, parent_run_id)
     else:
         sweep_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid() % 10000:04d}"
+        locks.own_sweep(job.name, sweep_id)
         parent_run_id = tracking.start_sweep_run(
             uri,
             experiment_id,
@@ -312,7 +319,8 @@ def _run_on_ray(setup: SweepSetup) -> SweepResult:
     else:
         import optuna
 
-        storage = runtime.optuna_storage(optuna_uri)
+        with locks.store_lock():  # optuna.db's tables are created by one process at a time
+            storage = runtime.optuna_storage(optuna_uri)
         searcher = runtime.ResumableOptunaSearch(
             space=setup.space.define_by_run(),
             metric=metric,

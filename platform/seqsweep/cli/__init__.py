@@ -3,7 +3,9 @@
     __init__.py  the parser, logging, main   commands.py  one function per subcommand   format.py  the tables
 
 Exit codes: 0 success; 1 a sweep in which some trials failed (or none completed); 2 bad input (one line on
-stderr naming the file, key or row and the rule broken); 130 interrupted.
+stderr naming the file, key or row and the rule broken); 130 interrupted (Ctrl-C); 143 stopped by SIGTERM (as on
+Ctrl-C: trials stopped, runs KILLED, Tune state saved for --resume). `ui`, `serve` and `dashboard` pass a signal
+on to everything their server started and exit 128 + its number.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 import os
 import sys
 
-from seqsweep import __version__
+from seqsweep import __version__, processes
 from seqsweep.cli.commands import (
     cmd_dashboard,
     cmd_data_check,
@@ -140,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         err("interrupted")
-        return 130
+        return processes.interrupt_exit_code()
 
 
 def entrypoint() -> None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
-from seqsweep import store
+from seqsweep import processes, store
 from seqsweep.errors import SeqsweepError
 
 
@@ -39,16 +38,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             print(f"NOTE: {note}")
         return 0
 
+    processes.sigterm_as_ctrl_c()
     err(f"sweep {job.name}: {job.search.num_trials} trials, {job.cv.folds}-fold CV, "
         f"up to {job.search.max_concurrent} at a time, tracking {store.redact(store.tracking_uri(job.tracking.uri))}")
     try:
         result = sweep.run(job, resume=args.resume, verbose=args.verbose, emit=err)
     except KeyboardInterrupt:
-        err(f"interrupted. Continue this sweep with: seqsweep sweep {args.job} --resume")
-        return 130
-    if result.interrupted:
-        err(f"interrupted. Continue this sweep with: seqsweep sweep {args.job} --resume")
-        return 130
+        result = None
+    if result is None or result.interrupted:
+        how = "terminated (SIGTERM)" if processes.received() else "interrupted"
+        err(f"{how}. Continue this sweep with: seqsweep sweep {args.job} --resume")
+        return processes.interrupt_exit_code()
 
     print()
     print(leaderboard(result))
@@ -159,10 +159,9 @@ def _exec(argv: list[str]) -> int:
     # MLflow's servers start helpers (uvicorn, gunicorn) found through PATH: put this interpreter's bin/ first,
     # so `.venv/bin/seqsweep serve` works without an activated virtual environment.
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
-    try:
-        return subprocess.call(argv)
-    except KeyboardInterrupt:
-        return 130
+    # In a process group of its own, and every signal passed to the whole group: MLflow's servers leave
+    # workers behind when only their parent is signalled.
+    return processes.run_foreground(argv)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

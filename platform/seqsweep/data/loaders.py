@@ -13,6 +13,8 @@ Formats, picked by what the path holds:
 
 Rows in messages are 0-based record indices (the Dataset index; CSV header and FASTA header lines not counted).
 
+Shards are joblib (pickle) files, as DeepChem writes them; they are read with an unpickler that admits only
+numpy arrays and plain containers (safe_pickle), so a shard cannot run code.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from seqsweep.data import safe_pickle
 from seqsweep.data.dataset import Dataset
 from seqsweep.data.encoding import Length, decode, encode, encode_to_length
 from seqsweep.data.labels import BINARY_LABELS, LabelSpec, interpret
@@ -249,10 +252,12 @@ def _join_labels(seqs: pd.DataFrame, fasta: Path, labels: Path, label_columns: t
 
 def _joblib(path: Path) -> np.ndarray:
     try:
-        return np.asarray(joblib.load(path))
+        return np.asarray(safe_pickle.load(path))  # never joblib.load: a shard must not run code
+    except safe_pickle.UnsafePickleError as e:
+        raise DataError(f"{path}: {e}") from None
     # a corrupt pickle can fail in any of these ways, depending on where the garbage starts
     except (OSError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError, ImportError,
-            zlib.error, pickle.UnpicklingError) as e:
+            MemoryError, zlib.error, pickle.UnpicklingError) as e:
         raise DataError(f"{path}: cannot read joblib file: {type(e).__name__}: {' '.join(str(e).split())}") from None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from seqsweep import locks
 from seqsweep.data.dataset import Dataset
 from seqsweep.errors import RegistryError
 from seqsweep.registry import client
@@ -59,6 +60,7 @@ def _apply(c, decision: PromotionDecision) -> None:
     _record(c, decision)
 
 
+@locks.registry_lock  # the champion read, the evaluations and the alias move happen as one step
 def promote_if_better(
     model_name: str,
     challenger_version: int | str,
@@ -111,6 +113,7 @@ def promote_if_better(
     return decision
 
 
+@locks.registry_lock
 def promote(
     model_name: str,
     version: int | str,

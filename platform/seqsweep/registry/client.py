@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from seqsweep import locks
 from seqsweep.errors import RegistryError, first_line
 from seqsweep.registry.tags import (
     CHALLENGER,
@@ -164,6 +165,7 @@ def load_model(model_uri: str, tracking_uri: str | None = None):
 # Registration
 
 
+@locks.registry_lock  # one registration or promotion at a time across processes (locks.py)
 def register_trial_model(
     model_uri: str, *, model_name: str, tags: dict[str, Any], tracking_uri: str | None = None
 ):
