@@ -174,6 +174,19 @@ def test_task_jobs_with_good_files_are_valid(task, home, tmp_path, monkeypatch, 
     assert f"task: {task}; output head: 2 " in out
 
 
+def test_a_task_with_one_class_in_every_fold_is_named_and_left_out_of_the_means(home, tmp_path, monkeypatch, capsys):
+    work = tmp_path / "w"
+    (work / "data").mkdir(parents=True)
+    (work / "job.yaml").write_text(_job(extra="task: {type: multilabel}"))
+    (work / "space.yaml").write_text(SPACE)
+    table = "sequence,label_a,label_never\n" + "".join(f"{s},{y},0\n" for s, y in GOOD_ROWS)
+    (work / "data" / "train.csv").write_text(table)
+    monkeypatch.setenv("SEQSWEEP_HOME", str(work))
+    assert cli.main(["sweep", str(work / "job.yaml"), "--dry-run"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "NOTE: 1 of 2 tasks hold one class only in every validation fold and are excluded from the task means (cv_*): never" in out
+
+
 def test_the_job_with_default_files_is_valid(home, tmp_path, monkeypatch, capsys):
     """Guards the table: without the planted fault the same job passes validation (--dry-run)."""
     work = tmp_path / "w"

@@ -347,3 +347,17 @@ def test_markov_beats_frequency_on_a_markov_source():
     np.testing.assert_allclose(p, TRANSITIONS[c[3000:, 7]], atol=0.05)
     nll = lambda q: -np.log(q[np.arange(1000), y[3000:]]).mean()  # noqa: E731
     assert nll(p) < nll(np.broadcast_to(frequency_baseline(y[:3000], 4), (1000, 4))) - 0.02
+
+
+@pytest.mark.parametrize("task", ["multilabel", "multiclass"])
+def test_data_synth_cli_writes_each_task_and_data_check_reads_it(task, tmp_path, capsys):
+    from seqsweep import cli
+
+    out = tmp_path / ("ml" if task == "multilabel" else "mc.csv")
+    assert cli.main(["data", "synth", "--task", task, "--n", "600", "--tasks", "4", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert f"to {out}" in said and ("4 tasks" in said if task == "multilabel" else "bp (background" in said)
+    argv = ["data", "check", str(out), "--task", task] + (["--length", "500"] if task == "multiclass" else [])
+    assert cli.main(argv) == 0
+    summary = capsys.readouterr().out
+    assert "task" in summary and ("class promoter" in summary if task == "multiclass" else "task JUND" in summary)
