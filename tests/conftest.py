@@ -56,3 +56,14 @@ def tracking(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRe
         exp = client.get_experiment_by_name(name)
         yield exp.experiment_id if exp else client.create_experiment(name, artifact_location=store.artifacts_dir().as_uri())
         mlflow.set_tracking_uri(None)  # leave no process-wide URI pointing into the tmp dir
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """torch at one thread for the module (two cores shared with other test processes), restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -9,10 +9,12 @@ import torch
 from seqsweep.cv import make_folds
 from seqsweep.data import Dataset
 from seqsweep.errors import ConfigError
-from seqsweep.models import create_model
 from seqsweep.ensemble import predict_proba
+from seqsweep.models import create_model
 from seqsweep.tasks import BINARY
 from seqsweep.train import CVTrainer, TrainConfig, TrainingError, bf16_hardware, resolve_precision
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # two cores shared with other test processes
 
 MOTIF = "TGACTCA"  # the AP-1 site JUND binds
 SMALL = {
@@ -20,15 +22,6 @@ SMALL = {
     "cnn": {"filters": 16, "hidden_size": 16, "pool": 2, "dropout": 0.1},
 }
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Two cores shared with other test processes: one thread avoids oversubscription. Restored afterwards
-    # so the setting does not leak into other test files.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def motif_dataset(n: int = 1500, length: int = 40, seed: int = 0) -> Dataset:

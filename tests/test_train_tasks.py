@@ -17,16 +17,11 @@ from seqsweep.errors import ConfigError
 from seqsweep.tasks import Task, kmer_names
 from seqsweep.train import CVTrainer, TrainConfig
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # two cores shared with other test processes
+
 M1, M2 = "TGACTCA", "CACGTG"
 SMALL = {"filters": 16, "hidden_size": 16, "dropout": 0.0}
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _plant(rng, codes: np.ndarray, row: int, motif: str) -> None:

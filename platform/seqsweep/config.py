@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from seqsweep import store
 from seqsweep.errors import ConfigError
@@ -68,6 +68,12 @@ class DataSpec(_Strict):
         return self
 
 
+def _no_repeats(values: list[str] | None, what: str) -> list[str] | None:
+    if values is not None and len(set(values)) != len(values):
+        raise ValueError(f"lists {what} twice: {values}")
+    return values
+
+
 class BinaryTask(_Strict):
     """One label in {0, 1} per sequence (the default)."""
 
@@ -80,11 +86,7 @@ class MultilabelTask(_Strict):
     type: Literal["multilabel"]
     labels: list[str] | None = Field(None, min_length=1)  # the label columns that are tasks (default: all)
 
-    @model_validator(mode="after")
-    def _unique(self) -> "MultilabelTask":
-        if self.labels is not None and len(set(self.labels)) != len(self.labels):
-            raise ValueError(f"'labels' lists a column twice: {self.labels}")
-        return self
+    _unique = field_validator("labels")(lambda v: _no_repeats(v, "a column"))
 
 
 class MulticlassTask(_Strict):
@@ -93,11 +95,7 @@ class MulticlassTask(_Strict):
     type: Literal["multiclass"]
     classes: list[str] | None = Field(None, min_length=2)  # the class order (default: sorted)
 
-    @model_validator(mode="after")
-    def _unique(self) -> "MulticlassTask":
-        if self.classes is not None and len(set(self.classes)) != len(self.classes):
-            raise ValueError(f"'classes' lists a class twice: {self.classes}")
-        return self
+    _unique = field_validator("classes")(lambda v: _no_repeats(v, "a class"))
 
 
 class NextBaseTask(_Strict):
