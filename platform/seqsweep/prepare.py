@@ -90,29 +90,29 @@ def _rebalanced(ds: data.Dataset) -> data.Dataset:
     return data.Dataset(X=ds.X, y=ds.y, w=w, ids=ds.ids, a=ds.a, source=ds.source, task=ds.task, spans=ds.spans)
 
 
+def _windows(job: JobSpec, path, labels=None) -> data.Dataset:
+    """next_base windows cut from every sequence of `path` (its labels, if any, are not used)."""
+    from seqsweep.data.windows import next_base_windows
+
+    t = job.task
+    df = data.read_sequences(path, labels=labels)
+    return next_base_windows(
+        df["id"].to_numpy(dtype=str), df["sequence"].tolist(), context=t.context, k=t.k, stride=t.stride,
+        block_size=job.cv.block_size, source=str(path),
+    )
+
+
 def _load_train(job: JobSpec) -> data.Dataset:
     spec, t = job.data, job.task
     if t.type == "next_base":
-        from seqsweep.data.windows import next_base_windows
-
-        df = data.read_sequences(spec.train, labels=spec.labels)
-        return next_base_windows(
-            df["id"].to_numpy(dtype=str), df["sequence"].tolist(), context=t.context, k=t.k, stride=t.stride,
-            block_size=job.cv.block_size, source=str(spec.train),
-        )
+        return _windows(job, spec.train, spec.labels)
     return data.load(spec.train, labels=spec.labels, task=label_spec(job), length=length_of(job))
 
 
 def _load_test(job: JobSpec, train: data.Dataset) -> data.Dataset:
     spec, t = job.data, job.task
     if t.type == "next_base":
-        from seqsweep.data.windows import next_base_windows
-
-        df = data.read_sequences(spec.test)
-        return next_base_windows(
-            df["id"].to_numpy(dtype=str), df["sequence"].tolist(), context=t.context, k=t.k, stride=t.stride,
-            block_size=job.cv.block_size, source=str(spec.test),
-        )
+        return _windows(job, spec.test)
     classes = train.task.names if train.task.single_label else None
     test = data.load(spec.test, task=label_spec(job, classes, "the training data"), length=length_of(job))
     if test.seq_len != train.seq_len:

@@ -39,7 +39,7 @@ def _cells(col: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     col = np.asarray(col)
     if col.dtype.kind in "biuf":
         vals = col.astype(np.float64)
-        return vals, np.isnan(vals), vals.astype(str)
+        return vals, np.isnan(vals), np.array([_fmt(v) for v in vals], dtype=object)
     text = np.array([str(c).strip() for c in col.ravel()], dtype=object)
     missing = np.array([t.lower() in MISSING for t in text], dtype=bool)
     vals = np.full(len(text), np.nan)
