@@ -17,7 +17,8 @@ from seqsweep.data.dataset import Dataset
 from seqsweep.data.encoding import Length, encode
 from seqsweep.data.labels import LabelSpec
 from seqsweep.data.motifs import MOTIFS, KEEP, mutate, reverse_complement, sample
-from seqsweep.data.synth import JUND_MA0491_1, MC_CLASSES, PROMOTER_DOWNSTREAM, TASK_NAMES, synth_multiclass, synth_multilabel
+from seqsweep.data.synth import JUND_MA0491_1
+from seqsweep.data.synth_tasks import MC_CLASSES, PROMOTER_DOWNSTREAM, TASK_NAMES, synth_multiclass, synth_multilabel
 from seqsweep.errors import DataError
 from seqsweep.tasks import RESERVED_NAMES, Task, kmer_names
 
