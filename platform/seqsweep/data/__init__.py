@@ -9,7 +9,8 @@ Every loaded Dataset has passed `validate`; rows in messages are 0-based Dataset
 
 from seqsweep.data.dataset import ALPHABET, Dataset
 from seqsweep.data.encoding import class_balancing_weights, decode, encode
-from seqsweep.data.loaders import load, read_sequences, write_shards
+from seqsweep.data.loaders import load, read_sequences
+from seqsweep.data.shards import write_shards
 from seqsweep.data.synth import synth
 from seqsweep.data.synth_tasks import synth_multiclass, synth_multilabel
 from seqsweep.data.validate import fingerprint, format_summary, genomic_coordinates, summary, validate

@@ -26,7 +26,7 @@ import numpy as np
 
 from seqsweep.data.dataset import Dataset
 from seqsweep.data.encoding import _ONE_HOT, _ZERO, class_balancing_weights
-from seqsweep.data.loaders import write_shards
+from seqsweep.data.shards import write_shards
 from seqsweep.errors import DataError
 
 logger = logging.getLogger(__name__)

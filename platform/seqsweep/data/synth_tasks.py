@@ -14,7 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from seqsweep.data.dataset import Dataset
 from seqsweep.data.encoding import _ONE_HOT, _ZERO, multilabel_weights
-from seqsweep.data.loaders import write_shards
+from seqsweep.data.shards import write_shards
 from seqsweep.data.motifs import KEEP, MOTIFS, Motif, mutate, reverse_complement, sample
 from seqsweep.data.synth import N_RUN_RATE, START, TRANSITIONS, _background, _categorical
 from seqsweep.errors import DataError
