@@ -196,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             print(f"\n== {name} (load average {_loadavg()})", flush=True)
             doc[name] = _run_measure(name, args, log_dir)
+            doc[name]["cpu"] = m["cpu_model"]  # kept entries may come from another machine
             print(f"   {name}: {doc[name]['status']} in {doc[name]['wall_s']} s", flush=True)
             doc["last_run"] = {"mode": "quick" if args.quick else "full", "measures": names,
                                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),

@@ -73,6 +73,7 @@ NOTES = {
     "resources.gpu": "GPUs per trial (fractions allowed)",
     "resources.threads": "torch threads per trial (null: the trial's CPUs)",
     "resources.max_retries": "retries of a trial whose worker died",
+    "resources.reuse_workers": "one Ray worker process serves many trials; false: a fresh one per trial (seconds each)",
     "ray.address": "join this Ray cluster (null: $RAY_ADDRESS, else a local runtime)",
     "tracking.experiment": "MLflow experiment (null: `name`)",
     "tracking.uri": "MLflow store (null: $MLFLOW_TRACKING_URI, else mlruns/mlflow.db)",
@@ -222,16 +223,20 @@ def performance_md(doc: dict[str, Any]) -> str:
 
     m = doc.get("machine", {})
     machine = (
-        f"{m.get('cpu_model', '?')}, {m.get('cores', '?')} cores, {m.get('ram_gib', '?')} GiB, "
+        f"{m.get('cores', '?')} cores, {m.get('ram_gib', '?')} GiB, "
         f"{'a GPU' if m.get('gpu') else 'no GPU'}; Python {m.get('python', '?')}, torch {m.get('torch', '?')}, "
         f"Ray {m.get('ray', '?')}, MLflow {m.get('mlflow', '?')}, Optuna {m.get('optuna', '?')}"
     )
     out = [PERFORMANCE_HEAD, "## Results", "", f"Machine: {machine}.", ""]
-    dates: dict[str, list[str]] = {}
+    dates: dict[tuple[str, str], list[str]] = {}
     for n in ORDER:
         if doc.get(n, {}).get("status") == "ok":
-            dates.setdefault(doc[n]["measured_at"][:10], []).append(f"`{n}`")
-    when = "; ".join(f"{day}: {', '.join(names)}" for day, names in sorted(dates.items()))
+            key = (doc[n]["measured_at"][:10], doc[n].get("cpu", m.get("cpu_model", "?")))
+            dates.setdefault(key, []).append(f"`{n}`")
+    when = "; ".join(f"{day} on {cpu}: {', '.join(names)}" for (day, cpu), names in sorted(dates.items()))
+    cpus = {cpu for _, cpu in dates}
+    if len(cpus) > 1:
+        when += " (ratios compare variants measured side by side on one CPU; absolute rates differ between CPUs)"
     out += [f"Measured (code of commit {m.get('git_commit', '?')} or earlier) on {when}.", "", markdown(doc), "", "## What each measure ran", ""]
     for n in ORDER:
         for note in doc.get(n, {}).get("notes", []):

@@ -42,7 +42,10 @@ def two_node_cluster(tmp_path):
 
 def test_sweep_runs_trials_on_both_nodes(tmp_path, two_node_cluster):
     info, env = two_node_cluster
+    # A fresh worker per trial: with reuse, a trial of a second or two can end before the other node's worker
+    # has started, and a loaded machine then serves every trial from the first node's worker.
     job = write_tiny_job(tmp_path, name="cluster", trials=4, epochs=2)
+    job.write_text(job.read_text().replace("resources: {cpu: 1}", "resources: {cpu: 1, reuse_workers: false}"))
     seed_store(tmp_path)
     proc = subprocess.run([sys.executable, "-m", "seqsweep", "sweep", str(job), "--set", f"ray.address={info['address']}"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)

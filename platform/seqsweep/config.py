@@ -173,6 +173,9 @@ class ResourcesSpec(_Strict):
     # Threads torch uses inside one trial; default: the trial's CPUs (at least 1).
     threads: int | None = Field(None, ge=1)
     max_retries: int = Field(1, ge=0)
+    # One worker process serves many trials (a fresh one costs seconds, docs/design.md#ray-workers); false gives
+    # every trial a fresh process (isolation of memory and CUDA state, trials spread at once over a cluster).
+    reuse_workers: bool = True
 
 
 class RaySpec(_Strict):

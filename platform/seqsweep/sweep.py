@@ -339,9 +339,7 @@ def _run_on_ray(setup: SweepSetup) -> SweepResult:
                 scheduler=scheduler,
                 num_samples=job.search.num_trials,
                 max_concurrent_trials=job.search.max_concurrent,
-                # One worker process serves many trials: a fresh one per trial costs seconds
-                # (docs/design.md#ray-workers).
-                reuse_actors=True,
+                reuse_actors=job.resources.reuse_workers,
             ),
             run_config=run_config,
         )
