@@ -21,7 +21,7 @@ def err(msg: str) -> None:
 # ------------------------------------------------------------------------------------------------------------
 def cmd_sweep(args: argparse.Namespace) -> int:
     from seqsweep import sweep
-    from seqsweep.cli.format import leaderboard
+    from seqsweep.cli.format import final_summary, leaderboard, ranking_summary
     from seqsweep.config import load_job
 
     job = load_job(args.job, args.set)
@@ -60,6 +60,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"  FAILED trial {r.number} {r.config}: {r.error}")
     for note in result.notes:
         print(f"NOTE: {note}")
+    for line in ranking_summary(result) + final_summary(result):
+        print(line)
     if result.best is None:
         print("no trial completed: nothing was registered" + (" (every trial failed)" if result.failed else ""))
     if result.model_version:
