@@ -43,6 +43,7 @@ def test_a_tie_by_cv_registers_the_ensemble_of_the_top_trials(tmp_path):
     assert "NOT SEPARABLE" in out  # identical trials cannot be told apart
     assert "final model: the ensemble, by CV on the training part only: top-3 ensemble" in out
     assert "ensemble - best +0.000" in out and "PROMOTED to champion" in out
+    assert "held-out, version 1: weighted_accuracy 0." in out and "(95% intervals, bootstrap)" in out
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlruns/mlflow.db")  # models:/ URIs resolve through it
     c = mlflow.MlflowClient()
@@ -58,6 +59,7 @@ def test_a_tie_by_cv_registers_the_ensemble_of_the_top_trials(tmp_path):
         assert key in mv.tags, key
     assert float(mv.tags["cv_weighted_accuracy_ci_low"]) <= float(mv.tags["cv_weighted_accuracy"])
     assert parent.data.tags["registry.final"] == mv.tags["final"]
+    assert parent.data.metrics["heldout_roc_auc_ci_low"] == pytest.approx(float(mv.tags["heldout_roc_auc_ci_low"]))
 
     # each trial's out-of-fold predictions are an artifact of its run, not a file of its model
     for r in trials:

@@ -227,6 +227,7 @@ class Registration:
     decision: Any
     metrics: dict[str, float]
     tags: dict[str, str]
+    heldout: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # metric -> (score, ci low, high)
 
 
 def register_and_promote(
@@ -287,4 +288,14 @@ def register_and_promote(
         metrics[f"final_{k}"] = v
     tags = {"registry.model": f"{job.model_name}/{mv.version}", "registry.decision": decision.reason[:5000],
             "registry.final": choice.chosen.name}
-    return Registration(choice, str(mv.version), decision, metrics, tags)
+    heldout = {}
+    if prepared.test is not None:
+        recorded = registry.show(f"{job.model_name}/{mv.version}", tracking_uri=uri)["tags"]
+        for m in CV_METRICS:
+            v, lo, hi = (recorded.get(f"heldout_{m}{s}") for s in ("", "_ci_low", "_ci_high"))
+            if v is not None:
+                heldout[m] = (float(v), float(lo) if lo else math.nan, float(hi) if hi else math.nan)
+                for key, x in zip(("", "_ci_low", "_ci_high"), heldout[m]):
+                    if math.isfinite(x):
+                        metrics[f"heldout_{m}{key}"] = x
+    return Registration(choice, str(mv.version), decision, metrics, tags, heldout)

@@ -95,6 +95,7 @@ class SweepResult:
     notes: list[str] = field(default_factory=list)
     ranking: tracking.Ranking | None = None  # search.rank_by (None: the mean of `metric`)
     final: Any = None  # final_model.FinalChoice: what was registered, and what it was compared with
+    heldout: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # the version's (score, CI)
 
     @property
     def failed(self) -> list[tracking.TrialRecord]:
@@ -412,6 +413,7 @@ def _run_on_ray(setup: SweepSetup) -> SweepResult:
             example_sequences=callback.example_sequences,
         )
         result.final, result.model_version, result.decision = reg.choice, reg.version, reg.decision
+        result.heldout = reg.heldout
         extra_metrics.update(reg.metrics)
         extra_tags.update(reg.tags)
     tracking.finish_sweep_run(

@@ -16,6 +16,10 @@ def err(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _with_ci(value: float, low: float, high: float) -> str:
+    return f"{value:.3f}" if low != low else f"{value:.3f} [{low:.3f}, {high:.3f}]"
+
+
 # ------------------------------------------------------------------------------------------------------------
 # sweep
 # ------------------------------------------------------------------------------------------------------------
@@ -66,6 +70,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print("no trial completed: nothing was registered" + (" (every trial failed)" if result.failed else ""))
     if result.model_version:
         d = result.decision
+        if result.heldout:
+            scores = ", ".join(f"{m} {_with_ci(*v)}" for m, v in result.heldout.items())
+            print(f"held-out, version {result.model_version}: {scores} (95% intervals, bootstrap)")
         print(f"registered {job.model_name} version {result.model_version} as 'challenger'; "
               f"{'PROMOTED to champion' if d.promoted else 'champion unchanged'}: {d.reason}")
     print(f"MLflow: {store.redact(result.uri)} experiment '{job.experiment_name}' (run `make ui` and open http://127.0.0.1:5000)")
