@@ -129,3 +129,30 @@ def test_top_k_is_three_on_small_data_when_left_null():
     assert resolve_top_k(None, small) == AUTO_TOP_K == 3
     assert resolve_top_k(None, large) == 1
     assert resolve_top_k(5, large) == 5 and resolve_top_k(1, small) == 1
+
+
+def test_the_summary_says_what_was_chosen_and_whether_the_top_trials_are_separable(binary):
+    from types import SimpleNamespace
+
+    from seqsweep.cli.format import final_summary, leaderboard, ranking_summary
+
+    ds, folds, rng = binary
+    ps = {1: noisy(ds.y, rng, 2.5), 2: noisy(ds.y, rng, 2.5), 3: noisy(ds.y, rng, 0.5)}
+    trials = [trial(i, p, ds, folds) for i, p in ps.items()]
+    for r in trials:
+        r.seconds = 1.0
+    ranking = Ranking(METRIC, "lower_bound")
+    choice = choose(trials, ranking, top_k=2, dataset=ds, folds=folds, oof=lambda r: ps[r.number])
+    result = SimpleNamespace(metric=METRIC, ranking=ranking, records=trials, final=choice)
+    board = leaderboard(result).splitlines()
+    assert board[0].split()[:4] == ["trial", "architecture", "cv_roc_auc", "(±"] and board[2].split()[0] == "3"
+    lines = ranking_summary(result)
+    assert lines[0] == ("ranked by cv_roc_auc mean - 1 standard error over the folds (search.rank_by: lower_bound); "
+                        "95% intervals over the folds")
+    # #3 (little noise) is better than both others on every fold: separable
+    assert lines[1].startswith("the best trial #3 is better than every other completed trial beyond noise")
+    assert final_summary(result)[0].startswith(f"final model: the {'ensemble' if choice.chosen.is_ensemble else 'best trial alone'}")
+    # two equally noisy trials cannot be told apart
+    close = SimpleNamespace(metric=METRIC, ranking=ranking, records=trials[:2], final=None)
+    assert ranking_summary(close)[1].startswith("NOT SEPARABLE: the best trial #")
+    assert final_summary(close) == []
