@@ -54,9 +54,11 @@ NOTES = {
     "search.scheduler": "ASHA prunes poor trials at its rungs; `none` runs every trial to the end",
     "search.grace_period": "epochs before ASHA may stop a trial",
     "search.reduction_factor": "ASHA keeps 1 / this of the trials at each rung",
-    "search.metric": "what Optuna maximises and the sweep ranks by",
+    "search.metric": "what Optuna maximises and the sweep ranks by (see `rank_by`)",
     "search.prune_metric": "what ASHA compares (null: `search.metric`)",
     "search.startup_trials": "random trials before the sampler takes over",
+    "search.rank_by": "which completed trial is kept: the highest CV mean, or mean - `rank_se` standard errors over the folds",
+    "search.rank_se": "standard errors below the mean for `lower_bound`",
     "cv.folds": "k of the k-fold cross-validation",
     "cv.seed": "the folds' seed (also seeds training)",
     "cv.group_by": "`genomic_block` keeps neighbouring windows in one fold",
@@ -81,6 +83,8 @@ NOTES = {
     "registry.metric": "held-out (else cv) metric a promotion compares",
     "registry.min_improvement": "how much better a challenger must be",
     "registry.enabled": "register the best trial and consider it for promotion",
+    "registry.top_k": "register the ensemble of the top k trials when its out-of-fold CV ranks at least as high as the best trial (null: 3 when the rarest class has < 1,000 training rows, else 1)",
+    "registry.bootstrap": "held-out resamples (by genomic block) for 95% intervals; promote only when challenger - champion's interval is above `min_improvement` (0: point scores)",
 }
 
 

@@ -20,7 +20,7 @@ import seqsweep
 
 from seqsweep.cv import make_folds
 from seqsweep.data import decode, synth
-from seqsweep.ensemble import MODEL_JSON, load_ensemble, save_ensemble
+from seqsweep.ensemble import MODEL_JSON, copy_model_files, load_ensemble, save_ensemble, save_trial_ensemble
 from seqsweep.errors import DataError, ModelError
 from seqsweep.models import create_model
 from seqsweep.pyfunc_model import log_ensemble_model, pip_requirements
@@ -259,3 +259,90 @@ def test_fresh_process_without_seqsweep_loads_the_logged_model_and_ignores_plant
     assert result["label"] == [int(p > 0.5) for p in expected]
     assert "/code/seqsweep/" in result["seqsweep"]  # imported from the model's own copy
     assert not marker.exists()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# An ensemble of trials (format 3): member directories, each a fold ensemble
+
+
+@pytest.fixture(scope="module")
+def trial_ensemble(trained, ensemble_dir, data, tmp_path_factory):
+    """Three members: the 2-fold cnn above (both strands), a 2-fold deepbind, and one deepbind fold alone,
+    so the mean over all 5 fold models weights the members 2/5, 2/5, 1/5."""
+    cfg = TrainConfig("deepbind", {"filters": 4, "kernel_size": 5}, epochs=1, batch_size=64)
+    db = CVTrainer(data, make_folds(data.y, 2, seed=1), cfg)
+    db.fit()
+    root = tmp_path_factory.mktemp("trials")
+    db_dir = save_ensemble(root / "db", architecture="deepbind", hparams=cfg.hparams, seq_len=data.seq_len,
+                           use_accessibility=False, rc_average=False, state_dicts=db.state_dicts(), extra={"epochs": 1})
+    one_dir = save_ensemble(root / "one", architecture="deepbind", hparams=cfg.hparams, seq_len=data.seq_len,
+                            use_accessibility=False, rc_average=False, state_dicts=db.state_dicts()[:1])
+    members = [load_ensemble(d) for d in (ensemble_dir, db_dir, one_dir)]
+    out = save_trial_ensemble(root / "final", members, extra={"trials": [{"trial": 7}, {"trial": 3}, {"trial": 9}]})
+    return out, members
+
+
+def test_an_ensemble_of_trials_averages_every_fold_model(trial_ensemble, data):
+    model_dir, members = trial_ensemble
+    meta = json.loads((model_dir / MODEL_JSON).read_text())
+    assert meta["format_version"] == 3 and meta["members"] == ["member0", "member1", "member2"]
+    assert meta["architecture"] == "ensemble of cnn, deepbind, deepbind" and meta["n_models"] == 5
+    assert meta["trials"][0] == {"trial": 7} and meta["task"]["type"] == "binary"
+    assert json.loads((model_dir / "member0" / MODEL_JSON).read_text())["epochs"] == 1  # the member's extras stay
+    ens = load_ensemble(model_dir)
+    assert len(ens.members) == 3 and len(ens.models) == 5
+    each = [m.predict_proba(data.X) for m in members]
+    np.testing.assert_allclose(ens.predict_proba(data.X), 0.4 * each[0] + 0.4 * each[1] + 0.2 * each[2], rtol=1e-6)
+    np.testing.assert_allclose(ens.predict_sequences(decode(data.X[:7])), ens.predict_proba(data.X[:7]), rtol=1e-6)
+    # each member keeps its own strand policy: the cnn averages both strands, the deepbinds do not
+    assert [m.rc_average for m in ens.members] == [True, False, False]
+
+
+def test_an_ensemble_of_trials_logs_and_serves_as_a_pyfunc_model(trial_ensemble, tracking, data):
+    model_dir, _ = trial_ensemble
+    with mlflow.start_run(experiment_id=tracking):
+        info = log_ensemble_model(model_dir, input_example_sequences=decode(data.X[:2]))
+    out = mlflow.pyfunc.load_model(info.model_uri).predict(pd.DataFrame({"sequence": decode(data.X[:6])}))
+    np.testing.assert_allclose(out["probability"].to_numpy(), load_ensemble(model_dir).predict_proba(data.X[:6]), rtol=1e-6)
+    assert info.metadata["seqsweep_architecture"] == "ensemble of cnn, deepbind, deepbind"
+
+
+def test_an_ensemble_of_trials_refuses_what_does_not_fit(trial_ensemble, tmp_path, ensemble_dir):
+    model_dir, members = trial_ensemble
+    with pytest.raises(ModelError, match="needs at least 2"):
+        save_trial_ensemble(tmp_path / "a", members[:1])
+    short = load_ensemble(save_ensemble(tmp_path / "short", architecture="cnn", hparams=HPARAMS, seq_len=20,
+                                        use_accessibility=False, rc_average=False,
+                                        state_dicts=[create_model("cnn", seq_len=20, **HPARAMS).state_dict()]))
+    with pytest.raises(ModelError, match="member 1 has seq_len 20, member 0 30"):
+        save_trial_ensemble(tmp_path / "b", [members[0], short])
+    # model.json may only name plain member directories inside the model: no path leaves it
+    meta = json.loads((model_dir / MODEL_JSON).read_text())
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for members_value, message in ((["member0", "../db"], "must be named member<N>"), (["member0"], "at least 2"),
+                                   (["member0", "member5"], "no model.json")):
+        (bad / MODEL_JSON).write_text(json.dumps({**meta, "members": members_value}))
+        if not (bad / "member0").exists():
+            import shutil
+
+            shutil.copytree(model_dir / "member0", bad / "member0")
+        with pytest.raises(ModelError, match=message):
+            load_ensemble(bad)
+    (bad / MODEL_JSON).write_text(json.dumps({**meta, "format_version": 4}))
+    with pytest.raises(ModelError, match="format_version 4 is newer than this seqsweep reads"):
+        load_ensemble(bad)
+
+
+def test_copy_model_files_leaves_the_checkpoints_other_files_out(trial_ensemble, ensemble_dir, tmp_path):
+    src = tmp_path / "ckpt"
+    src.mkdir()
+    for p in ensemble_dir.iterdir():
+        (src / p.name).write_bytes(p.read_bytes())
+    (src / "cv_predictions.safetensors").write_bytes(b"not part of the model")
+    out = copy_model_files(src, tmp_path / "model")
+    assert sorted(p.name for p in out.iterdir()) == ["fold0.safetensors", "fold1.safetensors", MODEL_JSON]
+    model_dir, _ = trial_ensemble
+    copied = copy_model_files(model_dir, tmp_path / "final")
+    assert sorted(p.name for p in copied.iterdir()) == ["member0", "member1", "member2", MODEL_JSON]
+    assert len(load_ensemble(copied).models) == 5

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from seqsweep.errors import RegistryError
+from seqsweep.intervals import Estimate
 from seqsweep.registry.promotion import (
     PromotionDecision,
     check_metric,
@@ -113,3 +114,43 @@ def test_decision_tags_and_metric_check():
     assert check_metric("roc_auc") == "roc_auc"
     with pytest.raises(RegistryError, match="promotion metric must be one of weighted_accuracy, roc_auc, pr_auc, accuracy"):
         check_metric("f1")
+
+
+def with_interval(ch: float, cp: float | None, low: float, high: float, *, champion: int | None = 1,
+                  min_improvement: float = 0.0):
+    d = Estimate(ch - (cp or 0.0), 0.02, low, high, 1000)
+    return decide("m", 2, champion, ch, cp, metric="weighted_accuracy", basis="held-out", where=WHERE,
+                  min_improvement=min_improvement, difference=d, challenger_interval=Estimate(ch, 0.03, ch - 0.06, ch + 0.05, 1000))
+
+
+def test_with_an_interval_the_challenger_must_be_better_beyond_noise():
+    d = with_interval(0.75, 0.70, 0.01, 0.09)
+    assert d.promoted and d.difference.low == 0.01
+    assert d.reason == (f"version 2 beats the champion version 1 on {WHERE} beyond noise: 0.7500 vs 0.7000, "
+                        "difference +0.0500 [95% CI +0.0100, +0.0900] > min_improvement 0")
+    # better by its point score, but the interval reaches 0: not promoted, and said so
+    d = with_interval(0.75, 0.70, -0.02, 0.12)
+    assert not d.promoted
+    assert d.reason == (f"version 2 does not beat the champion version 1 on {WHERE} beyond noise: 0.7500 vs 0.7000, "
+                        "difference +0.0500 [95% CI -0.0200, +0.1200] reaches min_improvement 0; the champion stays")
+    d = with_interval(0.65, 0.70, -0.09, -0.01)
+    assert not d.promoted and "0.6500 <= 0.7000 + min_improvement 0, difference -0.0500" in d.reason
+    # min_improvement is compared with the interval's low end
+    assert not with_interval(0.75, 0.70, 0.01, 0.09, min_improvement=0.01).promoted
+    assert with_interval(0.75, 0.70, 0.02, 0.09, min_improvement=0.01).promoted
+
+
+def test_an_undefined_interval_falls_back_to_the_point_scores_and_no_champion_shows_the_interval():
+    d = with_interval(0.75, 0.70, math.nan, math.nan)
+    assert d.promoted and d.reason.endswith("0.7500 > 0.7000 + min_improvement 0")
+    d = with_interval(0.75, None, 0.0, 0.0, champion=None)
+    assert d.promoted and d.difference is None
+    assert d.reason == f"no champion yet: version 2 becomes the champion ({WHERE}: 0.7500 [95% CI 0.6900, 0.8000])"
+
+
+def test_decision_tags_record_the_difference_and_its_interval():
+    tags = decision_tags(with_interval(0.75, 0.70, -0.02, 0.12), "t")
+    assert (tags["promotion.difference"], tags["promotion.difference_ci_low"], tags["promotion.difference_ci_high"]) == (
+        "0.0500", "-0.0200", "0.1200")
+    assert tags["promotion.bootstrap_replicates"] == 1000
+    assert "promotion.difference" not in decision_tags(auto(0.71, 0.70), "t")

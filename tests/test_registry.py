@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pytest
 import torch
 
@@ -136,6 +137,38 @@ def test_promotion_on_held_out_data(models, held_out):
     assert tags["promotion.decision"] == "not promoted" and tags["promotion.reason"] == d.reason
     assert tags["promotion.champion_version_before"] == "2" and tags["promotion.basis"] == "held-out"
     assert float(tags["promotion.champion_score"]) == pytest.approx(d.champion_score, abs=1e-4)
+
+
+def test_promotion_needs_the_difference_beyond_noise_and_records_the_intervals(models, held_out):
+    name = "intervals"
+    groups = np.arange(len(held_out)) // 20  # 20 blocks of 20 rows, resampled whole
+    v1 = register(models, "zero", name)
+    d = registry.promote_if_better(name, v1, test_data=held_out, groups=groups, bootstrap=300)
+    # always negative: 0.5 on all rows; a resample's class balance moves it, hence an interval around 0.5
+    assert d.promoted and d.difference is None and "0.5000 [95% CI 0.4" in d.reason
+    assert "300 bootstrap resamples of its 20 genomic blocks" in d.reason
+
+    v2 = register(models, "good", name)
+    d = registry.promote_if_better(name, v2, test_data=held_out, groups=groups, bootstrap=300)
+    assert d.promoted and d.difference.low > 0 and "beyond noise" in d.reason
+    assert d.difference.value == pytest.approx(d.challenger_score - d.champion_score)
+    c = mlflow.MlflowClient()
+    for v in (v1, v2):  # both versions carry their intervals on the same data
+        tags = c.get_model_version(name, str(v)).tags
+        for m in ("weighted_accuracy", "roc_auc", "pr_auc"):
+            if m == "weighted_accuracy" or v == v2:  # the zero model's ranking metrics are a tie everywhere
+                lo, val, hi = (float(tags[f"heldout_{m}{s}"]) for s in ("_ci_low", "", "_ci_high"))
+                assert lo <= val <= hi and hi - lo < 0.3, (v, m, lo, val, hi)
+        assert tags["heldout_bootstrap"] == "300 resamples of 20 genomic blocks"
+    tags = c.get_model_version(name, str(v2)).tags
+    assert float(tags["promotion.difference_ci_low"]) == pytest.approx(d.difference.low, abs=1e-4)
+
+    # the same model again: the difference is exactly 0 on every resample, so the champion stays
+    v3 = register(models, "good", name)
+    d = registry.promote_if_better(name, v3, test_data=held_out, groups=groups, bootstrap=300)
+    assert not d.promoted and (d.difference.low, d.difference.high) == (0.0, 0.0)
+    assert "difference +0.0000 [95% CI +0.0000, +0.0000]; the champion stays" in d.reason
+    assert aliases(name) == {"champion": "2", "challenger": "3"}
 
 
 def test_promotion_on_recorded_cv_scores_without_held_out_data(models):

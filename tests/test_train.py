@@ -277,3 +277,21 @@ def test_bfloat16_training_learns_is_seeded_and_scores_in_float32(data, folds):
     with torch.no_grad():
         manual = ((model(x) + model(x.flip(1, 2))) / 2).double().numpy()
     np.testing.assert_allclose(logits, manual, rtol=1e-6, atol=1e-6)
+
+
+def test_out_of_fold_probabilities_are_each_fold_models_scores_of_its_own_validation_rows(data, folds):
+    cfg = TrainConfig("cnn", SMALL["cnn"], epochs=1, batch_size=128, rc_augment=True)
+    trainer = CVTrainer(data, folds, cfg)
+    with pytest.raises(RuntimeError, match="no epoch"):
+        trainer.oof_proba()
+    metrics = trainer.step_epoch()
+    oof = trainer.oof_proba()
+    assert oof.shape == (len(data),) and oof.dtype == np.float32 and np.isfinite(oof).all()
+    for k, (_, va) in enumerate(folds):
+        alone = predict_proba(trainer.models[k:k + 1], data.X[va], task=data.task, rc_average=True)
+        np.testing.assert_allclose(oof[va], alone, rtol=1e-5, atol=1e-6)
+        # what the trainer reported for the fold is the score of these probabilities
+        from seqsweep.metrics import task_metric
+
+        assert task_metric(data.task, "roc_auc", data.y[va], oof[va], data.w[va]) == pytest.approx(
+            metrics[f"fold{k}_roc_auc"], abs=1e-4)  # float32 probabilities tie where logits did not

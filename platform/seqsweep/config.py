@@ -124,6 +124,11 @@ class SearchSpec(_Strict):
     prune_metric: Literal["cv_weighted_accuracy", "cv_roc_auc", "cv_pr_auc", "cv_accuracy"] | None = None
     # Random configurations tried first, before the sampler has seen anything (Optuna's n_startup_trials).
     startup_trials: int = Field(4, ge=1)
+    # Which completed trial the sweep keeps (Optuna still maximises `metric`): 'mean' the highest CV mean;
+    # 'lower_bound' the highest mean minus `rank_se` standard errors over the folds, so that a trial which
+    # scored high on one lucky fold split does not win (docs/design.md#ranking).
+    rank_by: Literal["mean", "lower_bound"] = "lower_bound"
+    rank_se: float = Field(1.0, ge=0)
 
 
 class CVSpec(_Strict):
@@ -192,6 +197,14 @@ class RegistrySpec(_Strict):
     metric: Literal["weighted_accuracy", "roc_auc", "pr_auc", "accuracy"] = "weighted_accuracy"
     min_improvement: float = Field(0.0, ge=0)
     enabled: bool = True  # register the best trial and consider it for promotion
+    # The registered model: the fold models of the top_k trials (by search.rank_by), kept when their
+    # out-of-fold CV score ranks at least as high as the best trial's; 1 is the best trial alone. null: 3 when
+    # the training part's rarest class has fewer than 1,000 rows, else 1 (seqsweep.final_model).
+    top_k: int | None = Field(None, ge=1, le=10)
+    # Resamples of the held-out rows (whole genomic blocks of cv.block_size when cv.group_by is genomic_block)
+    # for the 95% intervals; the champion moves only when challenger - champion's interval is above
+    # min_improvement. 0: no intervals, the point scores decide.
+    bootstrap: int = Field(1000, ge=0)
 
 
 class JobSpec(_Strict):

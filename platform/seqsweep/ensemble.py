@@ -12,6 +12,11 @@ the MLflow pyfunc model (pyfunc_model.py), and a registered model loads it back.
     fold0.safetensors     the weights of fold model 0 (one file per fold)
     fold1.safetensors     ...
 
+A sweep's final model can be the ensemble of several trials (registry.top_k): its directory holds one such
+fold-ensemble directory per trial, `member0/`, `member1/`, ..., each exactly as above, and a model.json of
+format 3 that names them (`members`) next to what serving reads (seq_len, use_accessibility, task, encoding).
+Its probability is the mean over every fold model of every member; older directories load unchanged.
+
 Weights are stored with safetensors and read back with `safetensors.torch.load_file`, never with
 `torch.load` or pickle: a registered model is something people download and load, and loading must not run
 code planted in the artifact store. Any other file in the directory is ignored, not even opened.
@@ -21,6 +26,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +50,9 @@ MODEL_JSON = "model.json"
 #: Bump when the layout changes in a way an older loader would misread. 2: task and padding (a model
 #: without them, format 1, is a binary model of one fixed length and still loads).
 FORMAT_VERSION = 2
+#: An ensemble of trials: member directories of FORMAT_VERSION, named in model.json's `members`.
+TRIAL_ENSEMBLE_FORMAT = 3
+_MEMBER_NAME = re.compile(r"^member[0-9]{1,3}$")  # a member is a plain sub-directory: no path can leave the model
 # Rows per forward pass when scoring and predicting (no autograd): larger batches spill the activations out
 # of cache (docs/design.md#eval-batch). deepbind splits its batches further (models/cnn.py).
 EVAL_BATCH_SIZE = 1024
@@ -215,6 +225,7 @@ class Ensemble:
 
     meta: dict[str, Any]
     models: list[nn.Module]
+    members: tuple["Ensemble", ...] = ()  # an ensemble of trials: one fold ensemble per trial (models: all)
 
     @property
     def seq_len(self) -> int:
@@ -226,7 +237,7 @@ class Ensemble:
 
     @property
     def rc_average(self) -> bool:
-        return bool(self.meta["rc_average"])
+        return bool(self.meta.get("rc_average", False))
 
     @property
     def task(self) -> Task:
@@ -268,6 +279,15 @@ class Ensemble:
         a_checked = self._check_accessibility(a, X.shape[0])
         if X.shape[0] == 0:
             return np.zeros((0,) if self.task.type == "binary" else (0, self.task.n_outputs), dtype=np.float64)
+        if self.members:
+            # the mean over all fold models of all members: each member's mean weighted by its model count
+            total = sum(len(m.models) for m in self.members)
+            p = sum(
+                m.predict_proba(X, a_checked if m.use_accessibility else None, spans, batch_size=batch_size)
+                * (len(m.models) / total)
+                for m in self.members
+            )
+            return np.asarray(p, dtype=np.float64)
         p = predict_proba(
             self.models, X, a_checked, spans, task=self.task, rc_average=self.rc_average, device="cpu",
             batch_size=EVAL_BATCH_SIZE if batch_size is None else batch_size,
@@ -303,6 +323,81 @@ class Ensemble:
         return self.predict_proba(X, a, spans, batch_size=batch_size)
 
 
+def save_trial_ensemble(out_dir: str | Path, members: Sequence[Ensemble], *, extra: dict[str, Any] | None = None) -> Path:
+    """Write an ensemble of trials: each member (a loaded fold ensemble) into `member{i}/`, and a model.json
+    naming them. The members must predict the same task from sequences of the same length and encoding."""
+    if len(members) < 2:
+        raise ModelError(f"save_trial_ensemble({out_dir}): an ensemble of trials needs at least 2, got {len(members)}")
+    first = members[0]
+    for i, m in enumerate(members[1:], 1):
+        for what, mine, theirs in (("task", m.task.to_dict(), first.task.to_dict()), ("seq_len", m.seq_len, first.seq_len),
+                                   ("encoding", m.meta.get("encoding"), first.meta.get("encoding"))):
+            if mine != theirs:
+                raise ModelError(f"save_trial_ensemble: member {i} has {what} {mine!r}, member 0 {theirs!r}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    names = []
+    for i, m in enumerate(members):
+        name = f"member{i}"
+        if m.members:
+            raise ModelError(f"save_trial_ensemble: member {i} is itself an ensemble of trials")
+        keep = {k: v for k, v in m.meta.items() if k not in _FOLD_ENSEMBLE_KEYS}
+        save_ensemble(
+            out / name, architecture=m.meta["architecture"], hparams=m.meta["hparams"], seq_len=m.seq_len,
+            use_accessibility=m.use_accessibility, rc_average=m.rc_average,
+            state_dicts=[{k: t for k, t in model.state_dict().items()} for model in m.models],
+            task=m.task, length=m.length, extra=keep,
+        )
+        names.append(name)
+    architectures = [m.meta["architecture"] for m in members]
+    meta = {
+        "format_version": TRIAL_ENSEMBLE_FORMAT,
+        "architecture": "ensemble of " + ", ".join(architectures),
+        "members": names,
+        "seq_len": first.seq_len,
+        "use_accessibility": any(m.use_accessibility for m in members),
+        "n_models": sum(len(m.models) for m in members),
+        "task": first.task.to_dict(),
+        "encoding": first.meta.get("encoding", encoding_meta(first.seq_len, first.length)),
+        "seqsweep_version": seqsweep.__version__,
+        "torch_version": torch.__version__,
+        **(extra or {}),
+    }
+    (out / MODEL_JSON).write_text(json.dumps(meta, indent=2, sort_keys=True, default=_json_default) + "\n")
+    log.debug("saved an ensemble of %d trials (%s) to %s", len(members), ", ".join(architectures), out)
+    return out
+
+
+# what save_ensemble writes itself; the rest of a member's model.json (config, epochs, ...) is carried over
+_FOLD_ENSEMBLE_KEYS = {"format_version", "architecture", "hparams", "seq_len", "use_accessibility", "rc_average",
+                       "n_folds", "task", "encoding", "seqsweep_version", "torch_version"}
+
+
+def copy_model_files(src: str | Path, dst: str | Path) -> Path:
+    """Copy what a model directory consists of (model.json, the fold weights, the member directories) from
+    `src` to `dst`, leaving out whatever else a trial's checkpoint holds (its out-of-fold predictions)."""
+    src, dst = Path(src), Path(dst)
+    meta = read_meta(src)
+    dst.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src / MODEL_JSON, dst / MODEL_JSON)
+    if "members" in meta:
+        for name in meta["members"]:
+            copy_model_files(src / name, dst / name)
+        return dst
+    for k in range(meta["n_folds"]):
+        shutil.copy2(src / fold_file(k), dst / fold_file(k))
+    return dst
+
+
+def _read_members(path: Path, meta: dict[str, Any]) -> None:
+    members = meta["members"]
+    if not (isinstance(members, list) and len(members) >= 2):
+        raise ModelError(f"{path}: members must list at least 2 member directories, got {members!r}")
+    for name in members:
+        if not (isinstance(name, str) and _MEMBER_NAME.match(name)):
+            raise ModelError(f"{path}: a member must be named member<N>, got {name!r}")
+
+
 def read_meta(model_dir: str | Path) -> dict[str, Any]:
     """model.json of an ensemble directory, checked enough to build the models from it."""
     path = Path(model_dir) / MODEL_JSON
@@ -314,15 +409,17 @@ def read_meta(model_dir: str | Path) -> dict[str, Any]:
         raise ModelError(f"{path}: cannot read model metadata: {e}") from None
     if not isinstance(meta, dict):
         raise ModelError(f"{path}: must hold a JSON object, got {type(meta).__name__}")
-    required = ("architecture", "hparams", "seq_len", "use_accessibility", "rc_average", "n_folds")
+    version = meta.get("format_version", 1)
+    if not isinstance(version, int) or version > TRIAL_ENSEMBLE_FORMAT:
+        raise ModelError(
+            f"{path}: format_version {version} is newer than this seqsweep reads ({TRIAL_ENSEMBLE_FORMAT}); upgrade seqsweep"
+        )
+    trials = version >= TRIAL_ENSEMBLE_FORMAT
+    required = ("architecture", "members", "seq_len", "use_accessibility") if trials else (
+        "architecture", "hparams", "seq_len", "use_accessibility", "rc_average", "n_folds")
     missing = [k for k in required if k not in meta]
     if missing:
         raise ModelError(f"{path}: missing key(s) {', '.join(missing)}")
-    version = meta.get("format_version", 1)
-    if version > FORMAT_VERSION:
-        raise ModelError(
-            f"{path}: format_version {version} is newer than this seqsweep reads ({FORMAT_VERSION}); upgrade seqsweep"
-        )
     try:
         Task.from_dict(meta.get("task"))
     except (KeyError, TypeError, ValueError) as e:
@@ -330,6 +427,9 @@ def read_meta(model_dir: str | Path) -> dict[str, Any]:
     alphabet = meta.get("encoding", {}).get("alphabet", ALPHABET)
     if alphabet != ALPHABET:
         raise ModelError(f"{path}: encoding alphabet must be {ALPHABET!r}, got {alphabet!r}")
+    if trials:
+        _read_members(path, meta)
+        return meta
     n_folds = meta["n_folds"]
     if not (isinstance(n_folds, int) and n_folds >= 1):
         raise ModelError(f"{path}: n_folds must be an integer >= 1, got {n_folds!r}")
@@ -342,6 +442,14 @@ def load_ensemble(model_dir: str | Path) -> Ensemble:
 
     model_dir = Path(model_dir)
     meta = read_meta(model_dir)
+    if "members" in meta:
+        members = tuple(load_ensemble(model_dir / name) for name in meta["members"])
+        for name, m in zip(meta["members"], members):
+            if m.members or m.task.to_dict() != Task.from_dict(meta.get("task")).to_dict() or m.seq_len != int(meta["seq_len"]):
+                raise ModelError(f"{model_dir / name}: does not fit the ensemble's task and sequence length ({MODEL_JSON})")
+        models = [model for m in members for model in m.models]
+        log.debug("loaded an ensemble of %d trials (%d models) from %s", len(members), len(models), model_dir)
+        return Ensemble(meta=meta, models=models, members=members)
     models: list[nn.Module] = []
     for k in range(meta["n_folds"]):
         weights = model_dir / fold_file(k)

@@ -318,3 +318,21 @@ def output_rows(task, scores: dict) -> list[dict]:
     return [
         {"name": name, **{key: float(scores[prefix + key][j]) for key in keys}} for j, name in enumerate(task.names)
     ]
+
+
+def task_metric(task, metric: str, y, p, w) -> float:
+    """One of `task`'s scalar metrics (weighted_accuracy, roc_auc, pr_auc, accuracy, top_k_accuracy) for
+    probabilities `p`; for binary only that metric is computed, which a bootstrap repeats a thousand times."""
+    if task.type == "binary":
+        y1, p1, w1 = _as_arrays(y, p, w)
+        if metric == "roc_auc":
+            return roc_auc(y1, p1, w1)
+        if metric == "pr_auc":
+            return pr_auc(y1, p1, w1)
+        if metric == "weighted_accuracy":
+            total = w1.sum()
+            return float(w1[(p1 > 0.5).astype(np.int64) == y1].sum() / total) if total else float("nan")
+    scores = task_scores(task, y, p, w, logits=False)
+    if metric not in scores or np.ndim(scores[metric]) != 0:
+        raise ValueError(f"metrics: {task.type} has no scalar metric {metric!r}")
+    return float(scores[metric])

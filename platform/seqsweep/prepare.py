@@ -30,6 +30,8 @@ class PreparedData:
     folds: list[tuple[np.ndarray, np.ndarray]]
     info: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    # What a held-out bootstrap resamples: the test rows' genomic blocks when CV groups by them, else None (rows)
+    test_groups: np.ndarray | None = None
 
 
 def label_spec(job: JobSpec, classes: tuple[str, ...] | None = None, classes_from: str = "task.classes") -> LabelSpec:
@@ -185,4 +187,10 @@ def prepare_data(job: JobSpec) -> PreparedData:
         "test_positives": test.n_positive if test is not None else 0,
         "test_fingerprint": data.fingerprint(test) if test is not None else "",
     }
-    return PreparedData(train=train, test=test, folds=folds, info=info, warnings=notes)
+    test_groups = None
+    if test is not None and group_by == "genomic_block":
+        try:
+            test_groups = cv.genomic_blocks(test.ids, job.cv.block_size)
+        except DataError:  # ids without coordinates: the bootstrap resamples rows
+            test_groups = None
+    return PreparedData(train=train, test=test, folds=folds, info=info, warnings=notes, test_groups=test_groups)

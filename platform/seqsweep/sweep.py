@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import threading
 import time
@@ -94,6 +93,9 @@ class SweepResult:
     interrupted: bool = False
     store_failed: bool = False
     notes: list[str] = field(default_factory=list)
+    ranking: tracking.Ranking | None = None  # search.rank_by (None: the mean of `metric`)
+    final: Any = None  # final_model.FinalChoice: what was registered, and what it was compared with
+    heldout: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # the version's (score, CI)
 
     @property
     def failed(self) -> list[tracking.TrialRecord]:
@@ -101,7 +103,7 @@ class SweepResult:
 
     @property
     def best(self) -> tracking.TrialRecord | None:
-        return tracking.best_record(self.records, self.metric)
+        return tracking.best_record(self.records, self.metric, self.ranking)
 
     @property
     def exit_code(self) -> int:
@@ -240,6 +242,7 @@ def _run_on_ray(setup: SweepSetup) -> SweepResult:
 
     job, uri, experiment_id, state = setup.job, setup.uri, setup.experiment_id, setup.state
     metric = job.search.metric
+    ranking = tracking.Ranking(metric, job.search.rank_by, job.search.rank_se)
 
     # A sweep of this job that a killed driver left RUNNING is closed now, so the UI never shows it running;
     # one whose driver still runs (another sweep of the same job, at the same time) is left alone.
@@ -291,12 +294,17 @@ def _run_on_ray(setup: SweepSetup) -> SweepResult:
         parent_run_id=parent_run_id,
         sweep_id=sweep_id,
         metric=metric,
+        ranking=ranking,
         num_trials=job.search.num_trials,
         example_sequences=setup.prepared.train.subset(np.arange(min(5, len(setup.prepared.train)))).sequences(),
         emit=setup.emit,
     )
     threads = job.resources.threads or max(1, int(job.resources.cpu))
-    settings = TrialSettings(train=job.train, threads=threads, seed=job.cv.seed, length=length_of(job))
+    from seqsweep.final_model import resolve_top_k
+
+    # the trials keep their out-of-fold predictions when the final model may be an ensemble of them
+    save_oof = resolve_top_k(job.registry.top_k, setup.prepared.train) > 1
+    settings = TrialSettings(train=job.train, threads=threads, seed=job.cv.seed, length=length_of(job), save_oof=save_oof)
 
     interrupted = False
     study = None
@@ -374,6 +382,7 @@ def _run_on_ray(setup: SweepSetup) -> SweepResult:
         tune_path=str(tune_path),
         seconds=time.time() - setup.started,
         interrupted=interrupted,
+        ranking=ranking,
     )
     if interrupted:
         # Nothing stays RUNNING: the parent and unfinished trials are KILLED until `--resume` reopens the parent.
@@ -395,43 +404,16 @@ def _run_on_ray(setup: SweepSetup) -> SweepResult:
     extra_tags: dict[str, str] = {}
     best = result.best
     if best is not None and best.model_uri and job.registry.enabled:
-        from seqsweep import registry
+        from seqsweep import final_model
 
-        mv = registry.register_trial_model(
-            best.model_uri,
-            model_name=job.model_name,
-            tracking_uri=uri,
-            tags={
-                "sweep": sweep_id,
-                "sweep_run_id": parent_run_id,
-                "trial": str(best.number),
-                "run_id": best.run_id,
-                "job": job.name,
-                "data.fingerprint": setup.prepared.info["fingerprint"],
-                "task": setup.prepared.train.task.type,
-                **{
-                    key: f"{best.last.get(key, math.nan):.6f}"
-                    for key in ("cv_weighted_accuracy", "cv_weighted_accuracy_std", "cv_roc_auc", "cv_pr_auc", "cv_accuracy")
-                    if key in best.last or key != "cv_accuracy"
-                },
-            },
+        reg = final_model.register_and_promote(
+            job, setup.prepared, records, result.ranking, uri=uri, sweep_id=sweep_id, parent_run_id=parent_run_id,
+            example_sequences=callback.example_sequences,
         )
-        result.model_version = str(mv.version)
-        decision = registry.promote_if_better(
-            job.model_name,
-            mv.version,
-            test_data=setup.prepared.test,
-            metric=job.registry.metric,
-            min_improvement=job.registry.min_improvement,
-            tracking_uri=uri,
-        )
-        result.decision = decision
-        extra_tags["registry.model"] = f"{job.model_name}/{mv.version}"
-        extra_tags["registry.decision"] = decision.reason[:5000]
-        if decision.challenger_score is not None and not math.isnan(decision.challenger_score):
-            extra_metrics[f"heldout_{job.registry.metric}" if setup.prepared.test is not None else "registered_score"] = float(
-                decision.challenger_score
-            )
+        result.final, result.model_version, result.decision = reg.choice, reg.version, reg.decision
+        result.heldout = reg.heldout
+        extra_metrics.update(reg.metrics)
+        extra_tags.update(reg.tags)
     tracking.finish_sweep_run(
         uri,
         parent_run_id,
@@ -440,5 +422,6 @@ def _run_on_ray(setup: SweepSetup) -> SweepResult:
         study=study,
         extra_metrics=extra_metrics,
         extra_tags=extra_tags,
+        ranking=result.ranking,
     )
     return result

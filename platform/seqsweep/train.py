@@ -30,7 +30,7 @@ from torch import nn
 from seqsweep.allocator import keep_freed_memory
 from seqsweep.config import TrainKnobs, TrainSpec
 from seqsweep.data.dataset import Dataset
-from seqsweep.ensemble import EVAL_BATCH_SIZE, onehot_to_tensor, predict_proba, span_mask, strand_logits
+from seqsweep.ensemble import EVAL_BATCH_SIZE, activation, onehot_to_tensor, predict_proba, span_mask, strand_logits
 from seqsweep.errors import ConfigError
 from seqsweep.metrics import task_scores, top_k
 from seqsweep.models import create_model
@@ -249,6 +249,8 @@ class CVTrainer:
         self._steps = [0 for _ in self.optimizers]
         self.schedulers = [self._make_scheduler(o, t) for o, t in zip(self.optimizers, self._total_steps)]
         self._fold_scores: list[dict[str, Any]] = []  # the last epoch's scores per fold (for evaluation())
+        self._val_out: list[np.ndarray] = []  # the last epoch's validation logits per fold (for oof_proba())
+        self._n_rows = n
         log.info(
             "%s: %d fold models of %d parameters (%s) on %s in %s",
             config.architecture, k_folds, sum(p.numel() for p in self.models[0].parameters()), task.head,
@@ -401,8 +403,10 @@ class CVTrainer:
         per_metric: dict[str, list[float]] = {name: [] for name in names}
         metrics: dict[str, float] = {}
         self._fold_scores = []
+        self._val_out = []
         for k in range(len(self.models)):
             logits = self._val_logits(k)
+            self._val_out.append(logits)
             va = self.val_idx[k]
             scores = task_scores(self.task, self._y_np[va], logits, self._w_np[va], logits=True)
             if self.task.single_label:
@@ -449,6 +453,19 @@ class CVTrainer:
         }
         if self.task.single_label:
             out["confusion"] = np.sum([f["confusion"] for f in folds], axis=0).tolist()
+        return out
+
+    def oof_proba(self) -> np.ndarray:
+        """Out-of-fold probabilities of the last epoch: each row scored by the fold model that did not train
+        on it, (N,) for binary or (N, K), float32; NaN for rows in no validation fold. Ensembles of trials
+        scored on the same folds average these to get their CV score without training anything."""
+        if not self._val_out:
+            raise RuntimeError("oof_proba: no epoch has been trained yet")
+        width = () if self.task.type == "binary" else (self.task.n_outputs,)
+        out = np.full((self._n_rows, *width), np.nan, dtype=np.float32)
+        for va, logits in zip(self.val_idx, self._val_out):
+            z = torch.from_numpy(logits.reshape(len(va), *width))
+            out[va] = activation(self.task, z).numpy()
         return out
 
     def fit(

@@ -25,6 +25,9 @@ from seqsweep.search_space import split_config
 
 #: The per-task / per-class CV scores a trial leaves next to its model in the checkpoint.
 EVALUATION_JSON = "cv_evaluation.json"
+#: The trial's out-of-fold probabilities (tensor "proba", one row per training row), when the sweep may
+#: make its final model an ensemble of trials (seqsweep.final_model scores such ensembles with them).
+OOF_FILE = "cv_predictions.safetensors"
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class TrialSettings:
     threads: int
     seed: int
     length: Length | None = None  # data.length, stored with the model
+    save_oof: bool = False  # leave the out-of-fold probabilities in the checkpoint (OOF_FILE)
 
 
 def pick_device(requested: str) -> str:
@@ -116,6 +120,10 @@ def run_trial(
                 length=settings.length,
                 extra={"config": {k: v for k, v in config.items()}, "epochs": epochs},
             )
+            if settings.save_oof:
+                from safetensors.numpy import save_file
+
+                save_file({"proba": trainer.oof_proba()}, str(Path(tmp) / OOF_FILE))
             evaluation = trainer.evaluation()
             if evaluation:
                 rows = [{k: _plain(v) for k, v in row.items()} for row in evaluation["outputs"]]

@@ -16,12 +16,16 @@ def err(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _with_ci(value: float, low: float, high: float) -> str:
+    return f"{value:.3f}" if low != low else f"{value:.3f} [{low:.3f}, {high:.3f}]"
+
+
 # ------------------------------------------------------------------------------------------------------------
 # sweep
 # ------------------------------------------------------------------------------------------------------------
 def cmd_sweep(args: argparse.Namespace) -> int:
     from seqsweep import sweep
-    from seqsweep.cli.format import leaderboard
+    from seqsweep.cli.format import final_summary, leaderboard, ranking_summary
     from seqsweep.config import load_job
 
     job = load_job(args.job, args.set)
@@ -60,10 +64,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"  FAILED trial {r.number} {r.config}: {r.error}")
     for note in result.notes:
         print(f"NOTE: {note}")
+    for line in ranking_summary(result) + final_summary(result):
+        print(line)
     if result.best is None:
         print("no trial completed: nothing was registered" + (" (every trial failed)" if result.failed else ""))
     if result.model_version:
         d = result.decision
+        if result.heldout:
+            scores = ", ".join(f"{m} {_with_ci(*v)}" for m, v in result.heldout.items())
+            print(f"held-out, version {result.model_version}: {scores} (95% intervals, bootstrap)")
         print(f"registered {job.model_name} version {result.model_version} as 'challenger'; "
               f"{'PROMOTED to champion' if d.promoted else 'champion unchanged'}: {d.reason}")
     print(f"MLflow: {store.redact(result.uri)} experiment '{job.experiment_name}' (run `make ui` and open http://127.0.0.1:5000)")

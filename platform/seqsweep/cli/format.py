@@ -8,23 +8,87 @@ from seqsweep.registry.promotion import score_text
 
 
 def leaderboard(result, top: int = 10) -> str:
-    """The `top` trials of a sweep.SweepResult that did not fail, best `result.metric` first."""
+    """The `top` trials of a sweep.SweepResult that did not fail, best first by its ranking (search.rank_by):
+    the CV mean of `result.metric` ± its standard error over the folds, and the lower bound ranked on."""
+    from seqsweep.tracking import Ranking
+
     metric = result.metric
+    ranking = result.ranking or Ranking(metric)
+    nan = float("nan")
     rows = sorted(
         (r for r in result.records if r.status != "failed"),
-        key=lambda r: r.last.get(metric, float("-inf")),
+        key=lambda r: _or_low(ranking.score(r)) if r.last else float("-inf"),
         reverse=True,
     )[:top]
-    head = f"{'trial':>5}  {'architecture':<12} {metric + ' (± std)':<30} {'roc_auc':>7} {'pr_auc':>7} {'epochs':>6} {'secs':>6}  status"
+    head = (f"{'trial':>5}  {'architecture':<12} {metric + ' (± s.e.)':<30} {'lower':>6} {'roc_auc':>7} {'pr_auc':>7} "
+            f"{'epochs':>6} {'secs':>6}  status")
     lines = [head, "-" * len(head)]
     for r in rows:
-        m, s = r.last.get(metric, float("nan")), r.last.get(f"{metric}_std", float("nan"))
+        e = ranking.estimate(r) if r.last else None
+        m, se = (e.value, e.se) if e else (nan, nan)
+        low = ranking.score_of(e) if e and ranking.by != "mean" else m - se
         lines.append(
-            f"{r.number:>5}  {str(r.config.get('architecture')):<12} {f'{m:.4f} ± {s:.4f}':<30} "
-            f"{r.last.get('cv_roc_auc', float('nan')):>7.4f} {r.last.get('cv_pr_auc', float('nan')):>7.4f} "
+            f"{r.number:>5}  {str(r.config.get('architecture')):<12} {f'{m:.4f} ± {se:.4f}':<30} {low:>6.3f} "
+            f"{r.last.get('cv_roc_auc', nan):>7.4f} {r.last.get('cv_pr_auc', nan):>7.4f} "
             f"{int(r.last.get('epoch', 0)):>6} {r.seconds:>6.1f}  {r.status}"
         )
     return "\n".join(lines)
+
+
+def _or_low(x: float) -> float:
+    return x if x == x else float("-inf")  # NaN last
+
+
+def _ci(e, nd: int = 3, signed: bool = False) -> str:
+    f = f"+.{nd}f" if signed else f".{nd}f"
+    if e.low != e.low:  # NaN: no interval
+        return format(e.value, f)
+    return f"{format(e.value, f)} [95% CI {format(e.low, f)}, {format(e.high, f)}]"
+
+
+def ranking_summary(result) -> list[str]:
+    """How the best trial was chosen and whether the top trials can be told apart, in words."""
+    from seqsweep.tracking import Ranking, ranked_records, within_noise
+
+    ranking = result.ranking or Ranking(result.metric)
+    ranked = ranked_records(result.records, ranking)
+    if not ranked:
+        return []
+    lines = [f"ranked by {ranking.describe()} (search.rank_by: {ranking.by}); 95% intervals over the folds"]
+    best = ranked[0]
+    close = within_noise(result.records, ranking)
+    if close:
+        shown = ", ".join(f"over #{r.number} {_ci(d, signed=True)}" for r, d in close[:3])
+        more = f" and {len(close) - 3} more" if len(close) > 3 else ""
+        lines.append(
+            f"NOT SEPARABLE: the best trial #{best.number} ({_ci(ranking.estimate(best))}) is not better beyond "
+            f"noise than {len(close)} other completed trial(s); its lead {shown}{more} (paired over the folds)"
+        )
+    elif len(ranked) > 1:
+        d = ranking.difference(best, ranked[1])
+        lines.append(f"the best trial #{best.number} is better than every other completed trial beyond noise; "
+                     f"it leads the runner-up #{ranked[1].number} by {_ci(d, signed=True)} (paired over the folds)")
+    return lines
+
+
+def final_summary(result) -> list[str]:
+    """Which model was registered (the best trial or the top-k ensemble) and why, by CV."""
+    choice = result.final
+    if choice is None:
+        return []
+    metric = choice.metric
+    single = f"{choice.single.name} {metric} {_ci(choice.single.estimate)}"
+    lines = []
+    if choice.ensemble is None:
+        lines.append(f"final model: {single} (CV over {len(choice.single.folds)} folds)")
+    else:
+        e, d = choice.ensemble, choice.difference
+        verdict = "the ensemble" if choice.chosen is e else "the best trial alone"
+        lines.append(f"final model: {verdict}, by CV on the training part only: {e.name} {metric} {_ci(e.estimate)} "
+                     f"(out-of-fold) vs {single}; ensemble - best {_ci(d, signed=True)} (paired over the folds)")
+    for note in choice.notes:
+        lines.append(f"NOTE: {note}")
+    return lines
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:

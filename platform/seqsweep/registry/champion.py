@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+import numpy as np
+
 from seqsweep import locks
 from seqsweep.data.dataset import Dataset
 from seqsweep.errors import RegistryError
 from seqsweep.registry import client
-from seqsweep.registry.evaluation import evaluate_version
+from seqsweep.registry.evaluation import heldout_bootstrap, interval_tags, score_version
 from seqsweep.registry.promotion import (
     PromotionDecision,
     already_champion,
@@ -69,12 +71,17 @@ def promote_if_better(
     metric: str = "weighted_accuracy",
     min_improvement: float = 0.0,
     tracking_uri: str | None = None,
+    groups: np.ndarray | None = None,
+    bootstrap: int = 1000,
 ) -> PromotionDecision:
     """Give `challenger_version` the alias `champion` when it beats the current champion.
 
     * no champion yet: the challenger becomes champion (evaluated first when test_data is given);
-    * test_data given: both versions are scored on it now, and the champion moves only if
-      challenger > champion + min_improvement (promotion.decide says why strictly);
+    * test_data given: both versions are scored on it now. With `bootstrap` > 0 resamples of the held-out
+      rows by whole `groups` (genomic blocks; None: single rows), both scored on the same resamples, the
+      champion moves only if the 95% interval of challenger - champion lies above min_improvement; every
+      held-out metric's interval is recorded on both versions (`heldout_<metric>_ci_low`, `_ci_high`).
+      With bootstrap 0 the rule is challenger > champion + min_improvement (promotion.decide says why strictly);
     * no test_data: the `cv_<metric>` tags recorded at registration are compared with the same rule. The
       reason says so, since those scores may come from different folds of different data.
 
@@ -88,14 +95,25 @@ def promote_if_better(
         return decision
 
     # Evaluate everything first; nothing below this block may run if an evaluation raises.
+    difference = challenger_interval = None
     if test_data is not None:
         basis = "held-out"
         where = f"held-out {metric} on {test_data.source} ({len(test_data)} rows)"
-        ch_score = evaluate_version(model_name, v, test_data, tracking_uri=tracking_uri)[metric]
-        cp_score = (
-            None if champion_v is None
-            else evaluate_version(model_name, champion_v, test_data, tracking_uri=tracking_uri)[metric]
-        )
+        ch = score_version(model_name, v, test_data, tracking_uri=tracking_uri)
+        cp = None if champion_v is None else score_version(model_name, champion_v, test_data, tracking_uri=tracking_uri)
+        ch_score, cp_score = ch.metrics[metric], (None if cp is None else cp.metrics[metric])
+        if bootstrap > 0:
+            probs = {"challenger": ch.p} if cp is None else {"challenger": ch.p, "champion": cp.p}
+            diffs = {} if cp is None else {"difference": (f"challenger:{metric}", f"champion:{metric}")}
+            boot = heldout_bootstrap(test_data, probs, groups=groups, replicates=bootstrap, differences=diffs)
+            unit = "genomic blocks" if groups is not None else "rows"
+            client.set_tags(c, model_name, v, interval_tags(boot, "challenger", unit))
+            if cp is not None:
+                client.set_tags(c, model_name, champion_v, interval_tags(boot, "champion", unit))
+            difference = boot.estimates.get("difference")
+            challenger_interval = boot.estimates[f"challenger:{metric}"]
+            where = (f"held-out {metric} on {test_data.source} ({len(test_data)} rows; {boot.replicates} "
+                     f"bootstrap resamples of its {boot.groups} {unit})")
     else:
         basis = "cv"
         where = f"{CV_PREFIX}{metric} recorded at registration (no held-out data given)"
@@ -107,6 +125,7 @@ def promote_if_better(
     decision = decide(
         model_name, v, champion_v, ch_score, cp_score,
         metric=metric, basis=basis, where=where, min_improvement=min_improvement,
+        difference=difference, challenger_interval=challenger_interval,
     )
     _apply(c, decision)
     log.info("%s v%s: %s", model_name, v, decision.reason)

@@ -2,7 +2,8 @@
 
 What is recorded where:
   * on the model version, as tags: the held-out metrics (`heldout_weighted_accuracy`, ... plus the data's
-    name, fingerprint and row count), next to the trial's CV metrics set at registration;
+    name, fingerprint and row count) and, at promotion, their 95% intervals from a bootstrap over genomic
+    blocks (`heldout_weighted_accuracy_ci_low`, `_ci_high`), next to the CV metrics set at registration;
   * on the version's source run (the trial's run), as artifacts: the ROC, PR and confusion-matrix PNGs and
     metrics.json, under `evaluation/<model>/v<version>/`. The registry stores no files of its own, and
     adding them to the logged model would change the package people download and serve; the run is where
@@ -13,7 +14,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ import numpy as np
 from seqsweep import plots
 from seqsweep.data.dataset import Dataset
 from seqsweep.errors import RegistryError
+from seqsweep.intervals import Bootstrap, bootstrap
 from seqsweep.registry import client
 from seqsweep.registry.tags import HELDOUT_PREFIX, TAG_HELDOUT_DATA, TAG_HELDOUT_FINGERPRINT, TAG_HELDOUT_ROWS
 from seqsweep.tracking import runs
@@ -55,12 +59,82 @@ def model_scores(task, out) -> np.ndarray:
     return out[list(task.names)].to_numpy(dtype=np.float64)
 
 
+#: The held-out metrics that get a bootstrap interval (accuracy: single-label tasks only).
+INTERVAL_METRICS = ("weighted_accuracy", "roc_auc", "pr_auc", "accuracy")
+#: Seconds a bootstrap may take per promotion (it runs while the registry lock is held).
+BOOTSTRAP_BUDGET_S = 30.0
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A version scored on held-out data: its metrics and its probabilities (for intervals)."""
+
+    version: int
+    metrics: dict[str, float]
+    p: np.ndarray
+
+
+def interval_metrics(task) -> list[str]:
+    return [m for m in INTERVAL_METRICS if m != "accuracy" or task.single_label]
+
+
+def heldout_bootstrap(
+    dataset: Dataset,
+    probs: dict[str, np.ndarray],
+    *,
+    groups: np.ndarray | None,
+    replicates: int,
+    differences: dict[str, tuple[str, str]] | None = None,
+    seed: int = 0,
+) -> Bootstrap:
+    """Intervals of each model's held-out metrics (`"<name>:<metric>"` for each name in probs), resampling
+    whole `groups` (genomic blocks) of the held-out rows; the models share the resamples, so `differences`
+    between them are paired."""
+    from seqsweep.metrics import task_metric, task_scores
+
+    task, y, w = dataset.task, np.asarray(dataset.y), np.asarray(dataset.w)
+    names = interval_metrics(task)
+
+    def scores(idx: np.ndarray) -> dict[str, float]:
+        out = {}
+        for who, p in probs.items():
+            if task.type == "binary":  # one metric at a time is cheaper than the full report
+                for m in names:
+                    out[f"{who}:{m}"] = task_metric(task, m, y[idx], p[idx], w[idx])
+            else:
+                found = task_scores(task, y[idx], p[idx], w[idx], logits=False)
+                out.update({f"{who}:{m}": float(found[m]) for m in names})
+        return out
+
+    return bootstrap(scores, len(dataset), groups=groups, replicates=replicates, seed=seed,
+                     differences=differences, budget_s=BOOTSTRAP_BUDGET_S)
+
+
+def interval_tags(boot: Bootstrap, who: str, unit: str = "groups") -> dict[str, Any]:
+    """heldout_<metric>_ci_low / _ci_high of one model of a heldout_bootstrap, and how it was resampled."""
+    tags: dict[str, Any] = {}
+    for key, e in boot.estimates.items():
+        name, _, metric = key.partition(":")
+        if name == who and math.isfinite(e.low):
+            tags[f"{HELDOUT_PREFIX}{metric}_ci_low"] = e.low
+            tags[f"{HELDOUT_PREFIX}{metric}_ci_high"] = e.high
+    tags[f"{HELDOUT_PREFIX}bootstrap"] = f"{boot.replicates} resamples of {boot.groups} {unit}"
+    return tags
+
+
 def evaluate_version(
     model_name: str, version: int | str, dataset: Dataset, *, tracking_uri: str | None = None
 ) -> dict[str, float]:
+    """Score version `version` of `model_name` on `dataset` and record it (score_version); its metrics."""
+    return score_version(model_name, version, dataset, tracking_uri=tracking_uri).metrics
+
+
+def score_version(
+    model_name: str, version: int | str, dataset: Dataset, *, tracking_uri: str | None = None
+) -> Evaluation:
     """Score version `version` of `model_name` on `dataset`, loaded as users load it (pyfunc, models:/ URI).
 
-    Returns the task's scalar metrics (seqsweep.metrics.evaluate_task: for binary weighted_accuracy, roc_auc,
+    Returns an Evaluation: the probabilities and the task's scalar metrics (seqsweep.metrics.evaluate_task: for binary weighted_accuracy, roc_auc,
     pr_auc, precision, recall, f1, tn, fp, fn, tp; for multilabel the task means; for multiclass and
     next_base also accuracy and top_k_accuracy), weighted by dataset.w. Records them on the version as
     `heldout_*` tags (with the data's source, fingerprint and row count) and logs the plots to the version's
@@ -88,7 +162,7 @@ def evaluate_version(
     client.set_tags(c, model_name, v, tags)
     if not mv.run_id:
         log.warning("%s v%s has no source run; evaluation plots not stored", model_name, v)
-        return metrics
+        return Evaluation(v, metrics, p)
     title = f"{model_name} v{v} on {Path(dataset.source).name}"
     with client.registry_errors(f"model {model_name!r} version {v}: cannot log plots to run {mv.run_id}"):
         if task.type == "binary":
@@ -109,4 +183,4 @@ def evaluate_version(
                 )
                 runs.log_artifacts(c, mv.run_id, tmp, artifact_dir)
     log.info("evaluation plots of %s v%s: run %s, artifacts %s/", model_name, v, mv.run_id, artifact_dir)
-    return metrics
+    return Evaluation(v, metrics, p)

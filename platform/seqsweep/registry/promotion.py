@@ -8,7 +8,10 @@ The rules:
   * after a sweep (`decide`): the champion moves only if challenger > champion + min_improvement. Strictly
     greater: on a tie there is no evidence that the challenger is better, and moving the production alias
     for nothing costs a redeploy and muddles history. A score that is NaN compares with nothing: the
-    champion stays;
+    champion stays. With the interval of the difference (a bootstrap over held-out sites, both versions
+    scored on the same resamples), the challenger must be better beyond noise: the interval's low end
+    must exceed min_improvement; a better point score inside the noise is said to be so, and the champion
+    stays;
   * by hand (`decide_manual`): the alias moves unless the champion has the better recorded score, and then
     only when forced; the reason records what was overridden.
 """
@@ -20,6 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from seqsweep.errors import RegistryError
+from seqsweep.intervals import Estimate
 from seqsweep.registry.tags import (
     CHAMPION,
     CV_PREFIX,
@@ -50,6 +54,8 @@ class PromotionDecision:
     basis: str
     model_name: str = ""
     version: int = 0
+    difference: Estimate | None = None  # challenger - champion on the same held-out resamples
+    challenger_interval: Estimate | None = None  # the challenger's own held-out score and its interval
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,6 +69,18 @@ def check_metric(metric: str) -> str:
 
 def score_text(x: float | None) -> str:
     return "-" if x is None else f"{x:.4f}"
+
+
+def interval_text(x: float | None, e: Estimate | None) -> str:
+    """0.7123 [95% CI 0.6500, 0.7800], or the score alone without a (finite) interval."""
+    if e is None or not math.isfinite(e.low):
+        return score_text(x)
+    return f"{score_text(x)} [95% CI {e.low:.4f}, {e.high:.4f}]"
+
+
+def difference_text(d: Estimate) -> str:
+    """+0.0123 [95% CI -0.0200, +0.0450]"""
+    return f"{d.value:+.4f} [95% CI {d.low:+.4f}, {d.high:+.4f}]"
 
 
 def already_champion(model_name: str, version: int, metric: str, *, manual: bool = False) -> PromotionDecision:
@@ -85,28 +103,58 @@ def decide(
     basis: str,
     where: str,
     min_improvement: float = 0.0,
+    difference: Estimate | None = None,
+    challenger_interval: Estimate | None = None,
 ) -> PromotionDecision:
     """After a sweep: promote `version` when it beats the champion by more than `min_improvement`.
 
     challenger_score and champion_score are `metric` on `basis` ("held-out" or "cv"); `where` says in words
     what was measured, for the reason (e.g. "held-out weighted_accuracy on data.csv (400 rows)").
+    difference: challenger - champion with its 95% interval (paired bootstrap); when given with a finite
+    interval, promotion needs its low end > min_improvement. challenger_interval: the challenger's score with
+    its interval, for the reason.
     """
     if champion_version == version:
         return already_champion(model_name, version, metric)
 
     def result(promoted: bool, reason: str, cp: float | None) -> PromotionDecision:
         return PromotionDecision(
-            promoted, reason, challenger_score, cp, champion_version, metric, basis, model_name, version
+            promoted, reason, challenger_score, cp, champion_version, metric, basis, model_name, version,
+            difference if cp is not None else None, challenger_interval,
         )
 
     v, cv_, ch, cp = version, champion_version, challenger_score, champion_score
     if cv_ is None:
-        return result(True, f"no {CHAMPION} yet: version {v} becomes the {CHAMPION} ({where}: {score_text(ch)})", None)
+        return result(True, f"no {CHAMPION} yet: version {v} becomes the {CHAMPION} ({where}: "
+                            f"{interval_text(ch, challenger_interval)})", None)
     if cp is None or math.isnan(ch) or math.isnan(cp):
         return result(
             False,
             f"cannot compare version {v} ({score_text(ch)}) with the {CHAMPION} version {cv_} "
             f"({score_text(cp)}): {where} is undefined (nan); the {CHAMPION} stays",
+            cp,
+        )
+    if difference is not None and math.isfinite(difference.low):
+        d = difference_text(difference)
+        if difference.low > min_improvement:
+            return result(
+                True,
+                f"version {v} beats the {CHAMPION} version {cv_} on {where} beyond noise: {score_text(ch)} vs "
+                f"{score_text(cp)}, difference {d} > min_improvement {min_improvement:g}",
+                cp,
+            )
+        if ch > cp + min_improvement:
+            return result(
+                False,
+                f"version {v} does not beat the {CHAMPION} version {cv_} on {where} beyond noise: {score_text(ch)} "
+                f"vs {score_text(cp)}, difference {d} reaches min_improvement {min_improvement:g}; "
+                f"the {CHAMPION} stays",
+                cp,
+            )
+        return result(
+            False,
+            f"version {v} does not beat the {CHAMPION} version {cv_} on {where}: {score_text(ch)} <= "
+            f"{score_text(cp)} + min_improvement {min_improvement:g}, difference {d}; the {CHAMPION} stays",
             cp,
         )
     if ch > cp + min_improvement:
@@ -193,7 +241,7 @@ def decide_manual(
 
 def decision_tags(decision: PromotionDecision, time: str) -> dict[str, Any]:
     """The `promotion.*` tags that record `decision` on its version; `time` an ISO timestamp."""
-    return {
+    tags: dict[str, Any] = {
         f"{PROMOTION_PREFIX}decision": "promoted" if decision.promoted else "not promoted",
         f"{PROMOTION_PREFIX}reason": decision.reason,
         f"{PROMOTION_PREFIX}metric": decision.metric,
@@ -203,3 +251,10 @@ def decision_tags(decision: PromotionDecision, time: str) -> dict[str, Any]:
         f"{PROMOTION_PREFIX}champion_version_before": decision.champion_version_before or "-",
         f"{PROMOTION_PREFIX}time": time,
     }
+    d = decision.difference
+    if d is not None and math.isfinite(d.low):
+        tags[f"{PROMOTION_PREFIX}difference"] = f"{d.value:.4f}"
+        tags[f"{PROMOTION_PREFIX}difference_ci_low"] = f"{d.low:.4f}"
+        tags[f"{PROMOTION_PREFIX}difference_ci_high"] = f"{d.high:.4f}"
+        tags[f"{PROMOTION_PREFIX}bootstrap_replicates"] = d.n
+    return tags

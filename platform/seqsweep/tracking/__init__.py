@@ -8,7 +8,7 @@
 The flow: sweep.py (the driver) -> SweepCallback -> runs.py -> the store; then registry/ for the best trial.
 """
 
-from seqsweep.tracking.records import TrialRecord, best_record, completed_records
+from seqsweep.tracking.records import Ranking, TrialRecord, best_record, completed_records, ranked_records, within_noise
 from seqsweep.tracking.runs import (
     PARENT_TAG,
     TAG_JOB,
@@ -32,7 +32,7 @@ from seqsweep.tracking.runs import (
 
 __all__ = [
     "PARENT_TAG", "TAG_JOB", "TAG_KIND", "TAG_STATUS", "TAG_SWEEP", "TAG_TRIAL",
-    "SweepCallback", "TrialRecord", "best_record", "check_reachable", "client", "close_stale_runs",
+    "Ranking", "SweepCallback", "TrialRecord", "ranked_records", "within_noise", "best_record", "check_reachable", "client", "close_stale_runs",
     "completed_records", "find_sweep_run", "finish_sweep_run", "git_commit", "log_ensemble_model", "open_store",
     "package_versions", "reopen_sweep_run", "start_sweep_run", "use_tracking_uri",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,9 +20,9 @@ from typing import Any, Callable
 from ray.tune import Callback
 
 from seqsweep import store
-from seqsweep.trainable import EVALUATION_JSON
+from seqsweep.trainable import EVALUATION_JSON, OOF_FILE
 from seqsweep.tracking import runs
-from seqsweep.tracking.records import TrialRecord, best_record, finite, is_metric
+from seqsweep.tracking.records import Ranking, TrialRecord, best_record, finite, is_metric
 from seqsweep.tracking.ray_errors import error_line
 
 log = logging.getLogger(__name__)
@@ -42,12 +43,14 @@ class SweepCallback(Callback):
         example_sequences: list[str],
         emit: Callable[[str], None] = lambda line: None,
         log_models: bool = True,
+        ranking: Ranking | None = None,
     ) -> None:
         self.uri = uri
         self.experiment_id = experiment_id
         self.parent_run_id = parent_run_id
         self.sweep_id = sweep_id
         self.metric = metric
+        self.ranking = ranking or Ranking(metric)
         self.num_trials = num_trials
         self.example_sequences = example_sequences
         self.emit = emit
@@ -140,7 +143,7 @@ class SweepCallback(Callback):
         return self._numbers[trial_id]
 
     def best(self) -> TrialRecord | None:
-        return best_record(self.trials.values(), self.metric)
+        return best_record(self.trials.values(), self.metric, self.ranking)
 
     # -- Tune hooks --------------------------------------------------------------------------------
     def on_trial_start(self, iteration, trials, trial, **info):
@@ -253,8 +256,15 @@ class SweepCallback(Callback):
 
     # -- internals ---------------------------------------------------------------------------------
     def _log_model(self, rec: TrialRecord, checkpoint) -> str | None:
-        with checkpoint.as_directory() as ckpt_dir:
-            uri = runs.log_trial_model(self.c, self.uri, rec.run_id, ckpt_dir, self.example_sequences)
+        from seqsweep.ensemble import copy_model_files
+
+        with checkpoint.as_directory() as ckpt_dir, tempfile.TemporaryDirectory(prefix="seqsweep-model-") as tmp:
+            # the model is its model.json and weights; the checkpoint's other files go to the run, not the model
+            model_dir = copy_model_files(ckpt_dir, Path(tmp) / "ensemble")
+            uri = runs.log_trial_model(self.c, self.uri, rec.run_id, model_dir, self.example_sequences)
+            oof = Path(ckpt_dir) / OOF_FILE
+            if oof.is_file():  # out-of-fold probabilities, for ensembles of trials (seqsweep.final_model)
+                runs.log_artifact(self.c, rec.run_id, oof, runs.OOF_ARTIFACT_DIR)
             evaluation = Path(ckpt_dir) / EVALUATION_JSON
             if evaluation.is_file():  # per-task or per-class CV scores (multilabel, multiclass, next_base)
                 ev = json.loads(evaluation.read_text())
@@ -297,6 +307,8 @@ class SweepCallback(Callback):
         shown = " ".join(f"{k.split('.')[-1]}={_short(rec.config[k])}" for k in keys[:6])
         best = self.best()
         best_txt = f"best {best.last[self.metric]:.3f} (#{best.number})" if best else "best -"
+        if best is not None and self.ranking.by != "mean":
+            best_txt = f"best {self.ranking.score(best):.3f} lower bound (#{best.number})"
         if rec.status == "failed":
             score = f"FAILED: {rec.error}"
         else:

@@ -20,6 +20,7 @@ from typing import Any
 from seqsweep import plots, store
 from seqsweep.errors import TrackingError, first_line
 from seqsweep.tracking.records import (
+    Ranking,
     TrialRecord,
     best_record,
     best_summary,
@@ -204,18 +205,19 @@ def finish_sweep_run(
     status: str = "FINISHED",
     extra_metrics: dict[str, float] | None = None,
     extra_tags: dict[str, str] | None = None,
+    ranking: Ranking | None = None,
 ) -> None:
     """Leaderboard CSV, best-trial summary and plots on the parent run; then close it."""
     import mlflow
 
     c = client(uri)
-    board = leaderboard_frame(records, metric)
+    board = leaderboard_frame(records, metric, ranking)
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         board.to_csv(tmp_path / "leaderboard.csv", index=False)
         c.log_artifact(parent_run_id, str(tmp_path / "leaderboard.csv"))
         done = completed_records(records, metric)
-        best = best_record(done, metric)
+        best = best_record(done, metric, ranking)
         if best is not None:
             c.log_dict(parent_run_id, best_summary(best), "best_trial.json")
         for path in plots.save(plots.sweep_figures(board, metric, study), tmp_path, **plots.SWEEP_SAVE):
@@ -413,3 +415,24 @@ def run_and_sweep(c, run_id: str) -> tuple[dict[str, Any], dict[str, Any] | None
         return trial, {"id": parent_id, "name": parent.info.run_name, "tags": _user_tags(parent.data.tags)}
     except MlflowException as exc:
         return trial, {"id": parent_id, "error": first_line(exc)}
+
+
+#: Where a trial's run keeps its out-of-fold probabilities (trainable.OOF_FILE).
+OOF_ARTIFACT_DIR = "cv_predictions"
+
+
+def log_artifact(c, run_id: str, local_path: str | Path, artifact_path: str | None = None) -> None:
+    c.log_artifact(run_id, str(local_path), artifact_path=artifact_path)
+
+
+def download_run_file(uri: str, run_id: str, artifact_path: str, dst: str | Path) -> Path | None:
+    """One artifact of a run into `dst`; None when the run has no such artifact."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    use_tracking_uri(uri)
+    try:
+        return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path, dst_path=str(dst)))
+    except (MlflowException, OSError) as exc:
+        log.debug("run %s has no artifact %s: %s", run_id, artifact_path, first_line(exc))
+        return None
