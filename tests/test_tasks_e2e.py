@@ -140,7 +140,6 @@ def test_the_champion_loads_in_a_fresh_process_and_scores_plain_dna_strings(swep
     assert out.returncode == 0, out.stderr[-2000:]
     got = json.loads(out.stdout.strip().splitlines()[-1])
     if task == "multilabel":
-        tasks = _client(home).get_model_version_by_alias("ml", "champion")
         assert len(got["columns"]) == 6 and "label" not in got["columns"]
         probs = np.array(got["rows"], dtype=float)
         assert probs.shape == (3, 6) and ((probs > 0) & (probs < 1)).all()
