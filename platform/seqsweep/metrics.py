@@ -31,8 +31,9 @@ def _one_class(y: np.ndarray) -> bool:
     return len(y) == 0 or y.min() == y.max()
 
 
-def weighted_accuracy(y, logits, w) -> float:
-    """sum(w over correct predictions) / sum(w), predicting 1 when logit > 0 (a logit of 0 predicts 0).
+def weighted_accuracy(y, logits, w, *, threshold: float = 0.0) -> float:
+    """sum(w over correct predictions) / sum(w), predicting 1 when logit > threshold (a logit of 0 predicts 0;
+    threshold 0.5 for probabilities).
 
     y: (N,) labels in {0, 1}; logits: (N,); w: (N,) sample weights. NaN when the weights sum to 0.
     """
@@ -40,7 +41,7 @@ def weighted_accuracy(y, logits, w) -> float:
     total = w.sum()
     if total == 0:
         return float("nan")
-    correct = (logits > 0).astype(np.int64) == y
+    correct = (logits > threshold).astype(np.int64) == y
     return float(w[correct].sum() / total)
 
 
@@ -251,10 +252,8 @@ def task_scores(task, y, scores, w, *, logits: bool = True) -> dict[str, np.ndar
     """
     if task.type == "binary":
         y1, s1, w1 = _as_arrays(y, scores, w)
-        cut = (s1 > 0) if logits else (s1 > 0.5)
-        total = w1.sum()
         return {
-            "weighted_accuracy": float(w1[cut.astype(np.int64) == y1].sum() / total) if total else float("nan"),
+            "weighted_accuracy": weighted_accuracy(y1, s1, w1, threshold=0.0 if logits else 0.5),
             "roc_auc": roc_auc(y1, s1, w1),
             "pr_auc": pr_auc(y1, s1, w1),
         }
@@ -330,8 +329,7 @@ def task_metric(task, metric: str, y, p, w) -> float:
         if metric == "pr_auc":
             return pr_auc(y1, p1, w1)
         if metric == "weighted_accuracy":
-            total = w1.sum()
-            return float(w1[(p1 > 0.5).astype(np.int64) == y1].sum() / total) if total else float("nan")
+            return weighted_accuracy(y1, p1, w1, threshold=0.5)
     scores = task_scores(task, y, p, w, logits=False)
     if metric not in scores or np.ndim(scores[metric]) != 0:
         raise ValueError(f"metrics: {task.type} has no scalar metric {metric!r}")
