@@ -41,10 +41,12 @@ class Estimate:
     high: float
     n: int = 0  # folds (CV) or bootstrap replicates that went into it
 
-    def text(self, nd: int = 3) -> str:
+    def text(self, nd: int = 3, signed: bool = False) -> str:
+        """0.712 [95% CI 0.650, 0.780] (signed: +0.012 [95% CI -0.020, +0.045]); the value alone without an interval."""
+        f = f"+.{nd}f" if signed else f".{nd}f"
         if not math.isfinite(self.low):
-            return f"{self.value:.{nd}f}"
-        return f"{self.value:.{nd}f} [95% CI {self.low:.{nd}f}, {self.high:.{nd}f}]"
+            return format(self.value, f)
+        return f"{format(self.value, f)} [95% CI {format(self.low, f)}, {format(self.high, f)}]"
 
 
 def fold_se(values) -> float:

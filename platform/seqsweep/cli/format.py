@@ -11,13 +11,14 @@ def leaderboard(result, top: int = 10) -> str:
     """The `top` trials of a sweep.SweepResult that did not fail, best first by its ranking (search.rank_by):
     the CV mean of `result.metric` ± its standard error over the folds, and the lower bound ranked on."""
     from seqsweep.tracking import Ranking
+    from seqsweep.tracking.records import or_neg_inf
 
     metric = result.metric
     ranking = result.ranking or Ranking(metric)
     nan = float("nan")
     rows = sorted(
         (r for r in result.records if r.status != "failed"),
-        key=lambda r: _or_low(ranking.score(r)) if r.last else float("-inf"),
+        key=lambda r: or_neg_inf(ranking.score(r)) if r.last else float("-inf"),
         reverse=True,
     )[:top]
     head = (f"{'trial':>5}  {'architecture':<12} {metric + ' (± s.e.)':<30} {'lower':>6} {'roc_auc':>7} {'pr_auc':>7} "
@@ -35,17 +36,6 @@ def leaderboard(result, top: int = 10) -> str:
     return "\n".join(lines)
 
 
-def _or_low(x: float) -> float:
-    return x if x == x else float("-inf")  # NaN last
-
-
-def _ci(e, nd: int = 3, signed: bool = False) -> str:
-    f = f"+.{nd}f" if signed else f".{nd}f"
-    if e.low != e.low:  # NaN: no interval
-        return format(e.value, f)
-    return f"{format(e.value, f)} [95% CI {format(e.low, f)}, {format(e.high, f)}]"
-
-
 def ranking_summary(result) -> list[str]:
     """How the best trial was chosen and whether the top trials can be told apart, in words."""
     from seqsweep.tracking import Ranking, ranked_records, within_noise
@@ -58,16 +48,16 @@ def ranking_summary(result) -> list[str]:
     best = ranked[0]
     close = within_noise(result.records, ranking)
     if close:
-        shown = ", ".join(f"over #{r.number} {_ci(d, signed=True)}" for r, d in close[:3])
+        shown = ", ".join(f"over #{r.number} {d.text(signed=True)}" for r, d in close[:3])
         more = f" and {len(close) - 3} more" if len(close) > 3 else ""
         lines.append(
-            f"NOT SEPARABLE: the best trial #{best.number} ({_ci(ranking.estimate(best))}) is not better beyond "
+            f"NOT SEPARABLE: the best trial #{best.number} ({ranking.estimate(best).text()}) is not better beyond "
             f"noise than {len(close)} other completed trial(s); its lead {shown}{more} (paired over the folds)"
         )
     elif len(ranked) > 1:
         d = ranking.difference(best, ranked[1])
         lines.append(f"the best trial #{best.number} is better than every other completed trial beyond noise; "
-                     f"it leads the runner-up #{ranked[1].number} by {_ci(d, signed=True)} (paired over the folds)")
+                     f"it leads the runner-up #{ranked[1].number} by {d.text(signed=True)} (paired over the folds)")
     return lines
 
 
@@ -77,15 +67,15 @@ def final_summary(result) -> list[str]:
     if choice is None:
         return []
     metric = choice.metric
-    single = f"{choice.single.name} {metric} {_ci(choice.single.estimate)}"
+    single = f"{choice.single.name} {metric} {choice.single.estimate.text()}"
     lines = []
     if choice.ensemble is None:
         lines.append(f"final model: {single} (CV over {len(choice.single.folds)} folds)")
     else:
         e, d = choice.ensemble, choice.difference
         verdict = "the ensemble" if choice.chosen is e else "the best trial alone"
-        lines.append(f"final model: {verdict}, by CV on the training part only: {e.name} {metric} {_ci(e.estimate)} "
-                     f"(out-of-fold) vs {single}; ensemble - best {_ci(d, signed=True)} (paired over the folds)")
+        lines.append(f"final model: {verdict}, by CV on the training part only: {e.name} {metric} {e.estimate.text()} "
+                     f"(out-of-fold) vs {single}; ensemble - best {d.text(signed=True)} (paired over the folds)")
     for note in choice.notes:
         lines.append(f"NOTE: {note}")
     return lines

@@ -80,7 +80,7 @@ def interval_text(x: float | None, e: Estimate | None) -> str:
 
 def difference_text(d: Estimate) -> str:
     """+0.0123 [95% CI -0.0200, +0.0450]"""
-    return f"{d.value:+.4f} [95% CI {d.low:+.4f}, {d.high:+.4f}]"
+    return d.text(4, signed=True)
 
 
 def already_champion(model_name: str, version: int, metric: str, *, manual: bool = False) -> PromotionDecision:

@@ -112,10 +112,11 @@ class Ranking:
 def ranked_records(records: Iterable[TrialRecord], ranking: Ranking) -> list[TrialRecord]:
     """Completed trials with a finite score, best first by the ranking (ties: the earlier trial)."""
     done = completed_records(records, ranking.metric)
-    return sorted(done, key=lambda r: (-_or_inf(ranking.score(r)), r.number))
+    return sorted(done, key=lambda r: (-or_neg_inf(ranking.score(r)), r.number))
 
 
-def _or_inf(x: float) -> float:
+def or_neg_inf(x: float) -> float:
+    """x, or -inf for NaN: a sort key that puts trials without a score last."""
     return x if finite(x) else -math.inf
 
 
