@@ -73,10 +73,11 @@ bench-quick: install ## the quick benchmark set (<= 5 min); writes bench/results
 bench: install ## the full benchmark set; writes bench/results/latest.json
 	$(BIN)/python bench/run.py
 
-bench-jund: install ## JUND search quality: the anchors, the latest `make sweep JOB=jobs/jund.yaml`, best trial vs top-k vs refit
+bench-jund: install ## JUND search quality: the anchors, the latest `make sweep JOB=jobs/jund.yaml`, best trial vs top-k vs refit, held-out split noise
 	$(BIN)/python bench/jund_quality.py anchors
 	$(BIN)/python bench/jund_quality.py sweep
 	$(BIN)/python bench/jund_quality.py compare
+	$(BIN)/python bench/jund_quality.py splits
 
 bench-tasks: install ## the task jobs' champions against their baselines (after `make sweep JOB=jobs/<job>.yaml`)
 	$(BIN)/python bench/tasks_quality.py

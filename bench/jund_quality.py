@@ -3,6 +3,7 @@
     python bench/jund_quality.py anchors              # train the anchors (about 15 min on 2 cores)
     python bench/jund_quality.py sweep                # score the latest `seqsweep sweep jobs/jund.yaml`
     python bench/jund_quality.py compare              # best trial vs top-k vs refit by nested CV (training rows only)
+    python bench/jund_quality.py splits --seeds 20    # the k-mer anchor on 20 held-out splits: how far the split alone moves it
     python bench/jund_quality.py markdown             # bench/results/jund_quality.json as Markdown; runs nothing
 
 Both use the split of jobs/jund.yaml (seqsweep.sweep.prepare_data): the same held-out 1 Mb blocks of chr22
@@ -32,6 +33,11 @@ without folds j and i, for each i != j (k(k-1)/2 = 10 models per configuration, 
 ensembles average those over the sweep's top k trials. Each candidate is scored on fold j; the 5 outer
 folds give its CV mean, standard error and the paired differences. Results merge into
 bench/results/jund_quality.json.
+
+`splits` measures the noise floor of the held-out estimate: the k-mer regression anchor (a fixed recipe, C
+chosen by CV on the training rows) is rebuilt for held-out seeds 0..N-1 of the job's split (the same
+fraction and block size, other blocks), and each split's CV and held-out scores are kept. Nothing is chosen
+on any held-out part; the spread is what a different but equally valid split would have said.
 """
 
 from __future__ import annotations
@@ -427,6 +433,37 @@ def compare(job_path: Path, top_k: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------------------------
 # Output
 # --------------------------------------------------------------------------------------------------------------
+def split_noise(job_path: Path, seeds: int) -> dict[str, Any]:
+    """The k-mer anchor on held-out seeds 0..seeds-1: per split its CV and held-out scores, and their spread."""
+    from seqsweep.config import load_job
+    from seqsweep.prepare import prepare_data
+
+    t0 = time.time()
+    rows = []
+    for seed in range(seeds):
+        job = load_job(job_path, [f"data.holdout.seed={seed}"])
+        prep = prepare_data(job)
+        a = _kmer_logreg(prep)
+        ho = a["heldout"]
+        rows.append({"seed": seed, "test_positives": prep.info["test_positives"], "C": a["C"],
+                     "cv": {m: a["cv"][m]["mean"] for m in ("weighted_accuracy", "roc_auc")},
+                     "heldout": {m: ho[m] for m in ("weighted_accuracy", "roc_auc")},
+                     "heldout_ci": {m: ho["ci"][m] for m in ("weighted_accuracy", "roc_auc")}})
+        _say(f"split seed {seed}: cv {rows[-1]['cv']['weighted_accuracy']:.3f} / {rows[-1]['cv']['roc_auc']:.3f}, "
+             f"held-out {ho['weighted_accuracy']:.3f} / {ho['roc_auc']:.3f} ({rows[-1]['test_positives']} sites)")
+    summary = {}
+    for m in ("weighted_accuracy", "roc_auc"):
+        cv_, ho_ = np.array([r["cv"][m] for r in rows]), np.array([r["heldout"][m] for r in rows])
+        gap = ho_ - cv_
+        summary[m] = {"cv_mean": float(cv_.mean()), "cv_sd": float(cv_.std(ddof=1)), "heldout_mean": float(ho_.mean()),
+                      "heldout_sd": float(ho_.std(ddof=1)), "heldout_min": float(ho_.min()), "heldout_max": float(ho_.max()),
+                      "gap_mean": float(gap.mean()), "gap_sd": float(gap.std(ddof=1)),
+                      "gap_within_0.03": int((np.abs(gap) <= 0.03).sum())}
+    summary["weighted_accuracy"]["heldout_at_least_0.70"] = int(sum(r["heldout"]["weighted_accuracy"] >= 0.70 for r in rows))
+    summary["roc_auc"]["heldout_at_least_0.78"] = int(sum(r["heldout"]["roc_auc"] >= 0.78 for r in rows))
+    return {"splits": {"model": "kmer_logreg", "seeds": seeds, "wall_s": time.time() - t0, "rows": rows, "summary": summary}}
+
+
 def _f(x, nd=3) -> str:
     return "" if x is None else f"{float(x):.{nd}f}"
 
@@ -514,6 +551,28 @@ def markdown(doc: dict[str, Any]) -> str:
             lines.append(f"| {name} | {_cv_cell(c['cv'], 'weighted_accuracy')} | {_cv_cell(c['cv'], 'roc_auc')} | "
                          f"{_cv_cell(c['cv'], 'pr_auc')} | {diff(dw)} | {diff(dr)} |")
         lines.append("")
+    sp = doc.get("splits")
+    if sp:
+        w, r = sp["summary"]["weighted_accuracy"], sp["summary"]["roc_auc"]
+        n = sp["seeds"]
+        lines += [
+            f"The same k-mer regression recipe on {n} held-out splits of the same design (held-out seeds 0..{n - 1}; "
+            f"{_f(sp['wall_s'] / 60, 1)} min). Across splits the held-out weighted accuracy is {_f(w['heldout_mean'])} "
+            f"± {_f(w['heldout_sd'])} (sd; {_f(w['heldout_min'])} to {_f(w['heldout_max'])}) and the ROC AUC "
+            f"{_f(r['heldout_mean'])} ± {_f(r['heldout_sd'])} ({_f(r['heldout_min'])} to {_f(r['heldout_max'])}); "
+            f"the CV estimate moves far less ({_f(w['cv_mean'])} ± {_f(w['cv_sd'])}, {_f(r['cv_mean'])} ± {_f(r['cv_sd'])}). "
+            f"Held-out minus CV: {w['gap_mean']:+.3f} ± {_f(w['gap_sd'])} weighted accuracy, within 0.03 on "
+            f"{w['gap_within_0.03']} of {n} splits; held-out ROC AUC >= 0.78 on {r['heldout_at_least_0.78']} of {n}, "
+            f"weighted accuracy >= 0.70 on {w['heldout_at_least_0.70']} of {n}.",
+            "",
+            "| held-out seed | held-out sites | cv weighted acc. | cv ROC AUC | held-out weighted acc. | held-out ROC AUC |",
+            "|---:|---:|---:|---:|---:|---:|",
+        ]
+        for row in sp["rows"]:
+            ci = row["heldout_ci"]
+            lines.append(f"| {row['seed']} | {row['test_positives']} | {_f(row['cv']['weighted_accuracy'])} | {_f(row['cv']['roc_auc'])} | "
+                         f"{_ci(row['heldout']['weighted_accuracy'], ci['weighted_accuracy'])} | {_ci(row['heldout']['roc_auc'], ci['roc_auc'])} |")
+        lines.append("")
     split = doc.get("split")
     if split:
         lines += [f"Split: {split['rows']} training rows ({split['positives']} positives), "
@@ -523,10 +582,11 @@ def markdown(doc: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="bench/jund_quality.py", description=__doc__.splitlines()[0])
-    p.add_argument("what", choices=("anchors", "sweep", "compare", "markdown"))
+    p.add_argument("what", choices=("anchors", "sweep", "compare", "splits", "markdown"))
     p.add_argument("--job", type=Path, default=JOB, help="the job whose split (and sweep) to use (default jobs/jund.yaml)")
     p.add_argument("--only", nargs="+", help="anchors: only these (homework_mlp homework_cnn homework_lstm kmer_logreg deepbind_hand_tuned)")
     p.add_argument("--top-k", type=int, default=3, help="compare: the sweep's top k trials (default 3)")
+    p.add_argument("--seeds", type=int, default=20, help="splits: how many held-out seeds (default 20)")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -538,10 +598,14 @@ def main(argv: list[str] | None = None) -> int:
         elif args.what == "sweep":
             new = sweep_table(args.job)
             doc["sweep"] = new["sweep"]
+        elif args.what == "splits":
+            new = split_noise(args.job, args.seeds)
+            doc["splits"] = new["splits"]
         else:
             new = compare(args.job, args.top_k)
             doc["compare"] = new["compare"]
-        doc["split"] = new["split"]
+        if "split" in new:  # the job's own split (seed of jobs/jund.yaml); `splits` ranges over seeds
+            doc["split"] = new["split"]
         doc["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         args.out.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.out.with_name(args.out.name + ".tmp")
