@@ -10,6 +10,8 @@ OUT    ?= predictions.csv
 NAME   ?= quickstart
 VERSION ?=
 PORT   ?=
+# test files run two at a time (pytest-xdist); TEST_WORKERS=0 runs them one after another
+TEST_WORKERS ?= 2
 STAMP  := $(VENV)/.seqsweep-installed
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
@@ -49,7 +51,7 @@ test-deps: ## install Debian's chromium for the browser test (needs root; skippe
 	  else echo "chromium missing and not root: the UI test will be skipped"; fi; }
 
 test: install test-deps ## run the whole test suite (unit + end-to-end with real Ray, MLflow, registry, browser)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 ui: install ## the MLflow UI over the local store on http://127.0.0.1:5000
 	$(BIN)/seqsweep ui $(if $(PORT),--port $(PORT))
