@@ -430,14 +430,13 @@ def compare(job_path: Path, top_k: int) -> dict[str, Any]:
                         "wall_s": round(seconds, 1), "cpu_s": round(_cpu_s() - c0, 1)}, "split": prep.info}
 
 
-# --------------------------------------------------------------------------------------------------------------
-# Output
-# --------------------------------------------------------------------------------------------------------------
 def split_noise(job_path: Path, seeds: int) -> dict[str, Any]:
     """The k-mer anchor on held-out seeds 0..seeds-1: per split its CV and held-out scores, and their spread."""
     from seqsweep.config import load_job
     from seqsweep.prepare import prepare_data
 
+    if seeds < 2:
+        raise SystemExit("splits: --seeds must be at least 2 (the spread over splits needs two)")
     t0 = time.time()
     rows = []
     for seed in range(seeds):
@@ -464,6 +463,9 @@ def split_noise(job_path: Path, seeds: int) -> dict[str, Any]:
     return {"splits": {"model": "kmer_logreg", "seeds": seeds, "wall_s": time.time() - t0, "rows": rows, "summary": summary}}
 
 
+# --------------------------------------------------------------------------------------------------------------
+# Output
+# --------------------------------------------------------------------------------------------------------------
 def _f(x, nd=3) -> str:
     return "" if x is None else f"{float(x):.{nd}f}"
 
