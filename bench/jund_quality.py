@@ -168,14 +168,15 @@ def kmer_features(X: np.ndarray, k_max: int = 6, batch_size: int = 4096):
     return sparse.vstack(blocks).tocsr()
 
 
-def _kmer_logreg(prep) -> dict[str, Any]:
+def _kmer_logreg(prep, features=None) -> dict[str, Any]:
+    """features: (train, test) k-mer counts of prep's rows when already counted, else counted here."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import MaxAbsScaler
 
     from seqsweep.metrics import evaluate_proba
 
     train, test, folds = prep.train, prep.test, prep.folds
-    Ftr, Fte = kmer_features(train.X), kmer_features(test.X)
+    Ftr, Fte = features if features is not None else (kmer_features(train.X), kmer_features(test.X))
 
     def fit(rows, C):
         scaler = MaxAbsScaler().fit(Ftr[rows])
@@ -437,12 +438,18 @@ def split_noise(job_path: Path, seeds: int) -> dict[str, Any]:
 
     if seeds < 2:
         raise SystemExit("splits: --seeds must be at least 2 (the spread over splits needs two)")
+    from scipy import sparse
+
     t0 = time.time()
     rows = []
+    counts, row_of = None, {}  # a window's k-mer counts do not depend on the split: counted once, by id
     for seed in range(seeds):
         job = load_job(job_path, [f"data.holdout.seed={seed}"])
         prep = prepare_data(job)
-        a = _kmer_logreg(prep)
+        if counts is None:
+            counts = sparse.vstack([kmer_features(prep.train.X), kmer_features(prep.test.X)]).tocsr()
+            row_of = {id_: i for i, id_ in enumerate(np.concatenate([prep.train.ids, prep.test.ids]))}
+        a = _kmer_logreg(prep, features=tuple(counts[[row_of[i] for i in ds.ids]] for ds in (prep.train, prep.test)))
         ho = a["heldout"]
         rows.append({"seed": seed, "test_positives": prep.info["test_positives"], "C": a["C"],
                      "cv": {m: a["cv"][m]["mean"] for m in ("weighted_accuracy", "roc_auc")},
