@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import logging
 import re
-from dataclasses import replace
 
 import joblib
 import numpy as np
@@ -212,7 +211,7 @@ def test_write_shards_replaces_a_shard_dir_but_refuses_anything_else(tmp_path, s
 
 
 def test_write_shards_validates_first(tmp_path, synthetic_dataset):
-    bad = replace(synthetic_dataset.subset(np.arange(10)), y=np.zeros(10, dtype=np.uint8), source="mem")
+    bad = synthetic_dataset.subset(np.arange(10)).replace(y=np.zeros(10, dtype=np.uint8), source="mem")
     with pytest.raises(DataError, match="only label 0 present"):
         write_shards(bad, tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
@@ -452,7 +451,7 @@ def _good(**changes) -> Dataset:
         a=np.array([0.1, 0.2, 0.3, 0.4], dtype=np.float32),
         source="data.csv",
     )
-    return replace(base, **changes)
+    return base.replace(**changes)
 
 
 def _two_letters() -> np.ndarray:

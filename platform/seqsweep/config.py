@@ -157,6 +157,12 @@ class TrainKnobs(_Strict):
     rc_augment: bool = False
     # 'weighted': draw each epoch's rows by weight (rare positives; see seqsweep.train.CVTrainer)
     sampling: Literal["shuffle", "weighted"] = "shuffle"
+    # A data budget: an epoch trains on this many windows of each fold (the next ones of a seeded permutation,
+    # so every window is seen once before any twice); null: all of them. ASHA then prunes on windows seen.
+    windows_per_epoch: int | None = Field(None, ge=1)
+    # Score each fold on at most this many of its validation windows (a seeded subset, the same every epoch);
+    # null: all of them. For genome-wide data, where a fold's validation part holds millions of windows.
+    validation_windows: int | None = Field(None, ge=1)
 
     def knobs(self) -> dict[str, Any]:
         """The knob values alone (a subclass's other fields left out)."""

@@ -126,8 +126,18 @@ def genomic_blocks(ids: np.ndarray, block_size: int) -> np.ndarray:
     return np.array([f"{c}:{s // block_size}" for c, s in zip(chroms, starts)])
 
 
+def dataset_blocks(ds, block_size: int) -> np.ndarray:
+    """`genomic_blocks` of a Dataset's rows: from its ids when it has them, else from its windows' coordinates
+    in the store as integers (contig, block) packed in one int64: no string per row for a genome's windows."""
+    block_size = _check_int("block_size", block_size, 1)
+    if ds._ids is not None:
+        return genomic_blocks(ds.ids, block_size)
+    contig, start = ds.coordinates()
+    return contig.astype(np.int64) * (1 << 40) + start // block_size
+
+
 def holdout_split(
-    ids: np.ndarray,
+    ids: np.ndarray | None,
     y: np.ndarray,
     *,
     fraction: float = 0.2,
@@ -135,6 +145,7 @@ def holdout_split(
     seed: int = 0,
     task: Task = BINARY,
     w: np.ndarray | None = None,
+    blocks: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split rows into (train_idx, test_idx) by whole genomic blocks, for held-out evaluation.
 
@@ -146,7 +157,7 @@ def holdout_split(
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
         raise ConfigError(f"fraction: must be a number with 0 < fraction < 1, got {fraction!r}")
     y = strata(y, w, task)
-    blocks = genomic_blocks(ids, block_size)
+    blocks = genomic_blocks(ids, block_size) if blocks is None else np.asarray(blocks)  # (N,) the rows' blocks
     if len(blocks) != len(y):
         raise ValueError(f"holdout_split: ids has {len(blocks)} rows, y has {len(y)}")
 

@@ -41,6 +41,7 @@ from torch import nn
 import seqsweep
 from seqsweep.data.dataset import ALPHABET
 from seqsweep.data.encoding import Length
+from seqsweep.data.genome import ONE_HOT
 from seqsweep.errors import DataError, ModelError
 from seqsweep.tasks import BINARY, Task
 
@@ -80,6 +81,19 @@ def onehot_to_tensor(X: np.ndarray, device: torch.device) -> torch.Tensor:
     X = np.require(X, dtype=np.uint8, requirements=["C", "W"])  # torch.from_numpy wants writable memory
     x = torch.from_numpy(X).to(device)  # (N, L, 4) uint8
     return x.permute(0, 2, 1).contiguous().float()  # (N, L, 4) -> (N, 4, L) float32
+
+
+_TABLES: dict[torch.device, torch.Tensor] = {}
+
+
+def tokens_to_tensor(tokens: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(B, L) uint8 tokens -> (B, 4, L) float32 one-hot on `device` (token 4, N, is all zeros). Only the tokens
+    travel to the device; the one-hot is made there, by indexing a (5, 4) table."""
+    table = _TABLES.get(device)
+    if table is None:
+        table = _TABLES[device] = torch.from_numpy(ONE_HOT.astype(np.float32)).to(device)
+    t = torch.from_numpy(np.ascontiguousarray(tokens)).to(device)  # (B, L) uint8
+    return table[t.long()].permute(0, 2, 1).contiguous()  # (B, L) -> (B, L, 4) -> (B, 4, L)
 
 
 def span_mask(spans: torch.Tensor, length: int) -> torch.Tensor:

@@ -89,7 +89,7 @@ def _rebalanced(ds: data.Dataset) -> data.Dataset:
         w = multilabel_weights(ds.y, np.asarray(ds.w) > 0)
     else:
         w = data.class_balancing_weights(ds.y)
-    return data.Dataset(X=ds.X, y=ds.y, w=w, ids=ds.ids, a=ds.a, source=ds.source, task=ds.task, spans=ds.spans)
+    return ds.replace(w=w)
 
 
 def _windows(job: JobSpec, path, labels=None) -> data.Dataset:
@@ -156,8 +156,8 @@ def prepare_data(job: JobSpec) -> PreparedData:
                 f"'cv.block_size' {job.cv.block_size} for next_base, so no held-out window overlaps a training one"
             )
         tr_idx, te_idx = cv.holdout_split(
-            full.ids, full.y, fraction=spec.holdout.fraction, block_size=spec.holdout.block_size, seed=spec.holdout.seed,
-            task=full.task, w=full.w,
+            None, full.y, fraction=spec.holdout.fraction, block_size=spec.holdout.block_size, seed=spec.holdout.seed,
+            task=full.task, w=full.w, blocks=cv.dataset_blocks(full, spec.holdout.block_size),
         )
         train, test = full.subset(tr_idx), full.subset(te_idx)
         if _balanced(full):
@@ -166,7 +166,7 @@ def prepare_data(job: JobSpec) -> PreparedData:
         test = _load_test(job, full)
 
     group_by = job.cv.group_by or ("genomic_block" if job.task.type == "next_base" else "none")
-    groups = cv.genomic_blocks(train.ids, job.cv.block_size) if group_by == "genomic_block" else None
+    groups = cv.dataset_blocks(train, job.cv.block_size) if group_by == "genomic_block" else None
     folds = cv.make_folds(train.y, job.cv.folds, seed=job.cv.seed, groups=groups, task=train.task, w=train.w)
     notes = []
     lost = _unscorable(train, folds)
@@ -190,7 +190,7 @@ def prepare_data(job: JobSpec) -> PreparedData:
     test_groups = None
     if test is not None and group_by == "genomic_block":
         try:
-            test_groups = cv.genomic_blocks(test.ids, job.cv.block_size)
+            test_groups = cv.dataset_blocks(test, job.cv.block_size)
         except DataError:  # ids without coordinates: the bootstrap resamples rows
             test_groups = None
     return PreparedData(train=train, test=test, folds=folds, info=info, warnings=notes, test_groups=test_groups)

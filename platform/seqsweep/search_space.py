@@ -37,6 +37,9 @@ def _train_params() -> tuple[dict[str, tuple[type, ...]], dict[str, tuple[str, .
     allowed: dict[str, tuple[str, ...]] = {}
     for name, info in TrainKnobs.model_fields.items():
         ann = info.annotation
+        inner = [a for a in get_args(ann) if a is not type(None)]
+        if len(inner) == 1 and type(None) in get_args(ann):  # `int | None`: a value is the int
+            ann = inner[0]
         if get_origin(ann) is Literal:
             types[name], allowed[name] = (str,), get_args(ann)
         else:

@@ -146,7 +146,7 @@ def dry_run(job: JobSpec) -> DryRunReport:
     check_space_fits(space, prepared, job)
     task = prepared.train.task
     built = {}
-    x = torch.from_numpy(prepared.train.X[:2].astype(np.float32)).transpose(1, 2)  # (2, L, 4) -> (2, 4, L)
+    x = torch.from_numpy(prepared.train.onehot(slice(0, 2)).astype(np.float32)).transpose(1, 2)  # (2, L, 4) -> (2, 4, L)
     a = torch.zeros(2) if job.train.use_accessibility else None
     expected = (2,) if task.type == "binary" else (2, task.n_outputs)
     for arch in space.architectures:

@@ -4,9 +4,11 @@ A trial (trainable.py) builds a CVTrainer and calls `step_epoch()` once per epoc
 k-fold mean and std of the validation metrics go to Tune, so ASHA can stop a poor trial early on the same
 numbers the final ranking uses.
 
-The data path is the speed story. X is converted ONCE to a float32 (N, 4, L) tensor on the device; each
-epoch a seeded permutation of the fold's training rows is cut into batches by index (`X[idx]`). There is no
-Dataset/DataLoader and no per-sample __getitem__ (docs/design.md#data-path).
+The data path is the speed and memory story. The dataset stays what it is, windows over a token store (one
+byte per base, a genome memory-mapped and shared by every trial of the node); each epoch a seeded permutation
+of the fold's training rows is cut into batches by index, and each batch's tokens are gathered and made
+one-hot on the device. A trial holds its batch, its models and the store, never a float32 copy of the data.
+There is no Dataset/DataLoader and no per-sample __getitem__ (docs/design.md#data-path).
 
 Determinism: everything random (model init, shuffling, reverse-complement flips, dropout) is seeded from
 `config.seed`, the fold number and the epoch, so the same config gives the same metrics on CPU however
@@ -30,7 +32,7 @@ from torch import nn
 from seqsweep.allocator import keep_freed_memory
 from seqsweep.config import TrainKnobs, TrainSpec
 from seqsweep.data.dataset import Dataset
-from seqsweep.ensemble import EVAL_BATCH_SIZE, activation, onehot_to_tensor, predict_proba, span_mask, strand_logits
+from seqsweep.ensemble import EVAL_BATCH_SIZE, activation, predict_proba, span_mask, strand_logits, tokens_to_tensor
 from seqsweep.errors import ConfigError
 from seqsweep.metrics import task_scores, top_k
 from seqsweep.models import create_model
@@ -188,8 +190,9 @@ class CVTrainer:
         self.epoch = 0
         n = len(dataset)
 
-        # The whole dataset goes to the device once; batches are index slices of these tensors.
-        self.X = onehot_to_tensor(dataset.X, self.device)  # (N, 4, L) float32
+        # Sequences stay tokens in the dataset's store; each batch is gathered and made one-hot on the device.
+        self.data = dataset
+        self.seq_len = dataset.seq_len
         y_dtype = torch.long if task.single_label else torch.float32
         self.y = torch.as_tensor(np.asarray(dataset.y), dtype=y_dtype, device=self.device)  # (N,) or (N, T)
         self.w = torch.as_tensor(np.asarray(dataset.w), dtype=torch.float32, device=self.device)  # y's shape
@@ -208,11 +211,19 @@ class CVTrainer:
         self.train_idx: list[torch.Tensor] = []
         self._w_mean: list[float] = []
         self.val_idx: list[np.ndarray] = []
+        self._cursor: list[int] = []  # windows_per_epoch: where this fold is in its current permutation
+        self._perm: list[torch.Tensor | None] = []
         for k, (tr, va) in enumerate(folds):
             tr, va = np.asarray(tr, dtype=np.int64), np.asarray(va, dtype=np.int64)
             for name, idx in (("train", tr), ("validation", va)):
                 if len(idx) == 0 or idx.min() < 0 or idx.max() >= n:
                     raise ValueError(f"fold {k}: {name} indices must be non-empty rows of the {n}-row dataset")
+            if config.validation_windows is not None and len(va) > config.validation_windows:
+                # a seeded subset, the same every epoch, so epochs stay comparable
+                pick = np.random.default_rng(_derived_seed(config.seed, k, 3)).choice(len(va), config.validation_windows, replace=False)
+                va = np.sort(va[pick])
+            self._cursor.append(0)
+            self._perm.append(None)
             self.train_idx.append(torch.from_numpy(tr).to(self.device))
             # the fold's loss normaliser (see _weighted_loss): its training rows' mean weight; 1 when rows are
             # drawn by weight and count once each; an all-zero-weight fold trains on nothing
@@ -235,8 +246,10 @@ class CVTrainer:
                     **config.hparams,
                 ).to(self.device)
             if hasattr(model, "adapt"):
-                # data-dependent input scaling (e.g. kmer's max-abs scale), from this fold's training rows only
-                model.adapt(self.X[self.train_idx[k]])
+                # data-dependent input scaling (e.g. kmer's max-abs scale), from this fold's training rows only,
+                # streamed batch by batch
+                rows = self.train_idx[k]
+                model.adapt(self._x(rows[a : a + EVAL_BATCH_SIZE]) for a in range(0, len(rows), EVAL_BATCH_SIZE))
             self.models.append(model)
             self._generators.append(torch.Generator().manual_seed(_derived_seed(config.seed, k, 1)))
         self.precision = resolve_precision(precision, self.device, self.models[0])
@@ -245,7 +258,7 @@ class CVTrainer:
         self.optimizers = [
             opt_cls(m.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay) for m in self.models
         ]
-        self._total_steps = [config.epochs * self._batches_per_epoch(len(idx)) for idx in self.train_idx]
+        self._total_steps = [config.epochs * self._batches_per_epoch(self._epoch_rows(len(idx))) for idx in self.train_idx]
         self._steps = [0 for _ in self.optimizers]
         self.schedulers = [self._make_scheduler(o, t) for o, t in zip(self.optimizers, self._total_steps)]
         self._fold_scores: list[dict[str, Any]] = []  # the last epoch's scores per fold (for evaluation())
@@ -258,6 +271,11 @@ class CVTrainer:
         )
 
     # --- training ---
+
+    def _epoch_rows(self, n_train: int) -> int:
+        """Rows one epoch trains on: all of the fold's training rows, or train.windows_per_epoch of them."""
+        budget = self.config.windows_per_epoch
+        return n_train if budget is None else min(n_train, budget)
 
     def _batches_per_epoch(self, n_train: int) -> int:
         n_batches = math.ceil(n_train / self.config.batch_size)
@@ -282,6 +300,18 @@ class CVTrainer:
             if not p.sum() > 0:
                 raise ConfigError(f"fold {k}: sampling 'weighted' needs training rows with positive weights")
             perm = torch.multinomial(p, n_rows, replacement=True, generator=gen)
+        elif n_rows < len(idx):
+            # a budget: the next n_rows of a seeded permutation, a new one when it is used up, so every row is
+            # seen once before any is seen twice
+            parts, need = [], n_rows
+            while need:
+                if self._perm[k] is None or self._cursor[k] >= len(idx):
+                    self._perm[k], self._cursor[k] = torch.randperm(len(idx), generator=gen), 0
+                take = self._perm[k][self._cursor[k] : self._cursor[k] + need]
+                parts.append(take)
+                self._cursor[k] += len(take)
+                need -= len(take)
+            perm = torch.cat(parts)
         else:
             perm = torch.randperm(len(idx), generator=gen)
         order = idx[perm.to(self.device)]  # shuffled row numbers, (n_rows,)
@@ -291,11 +321,16 @@ class CVTrainer:
         return order, flip
 
     def _mask(self, rows: torch.Tensor) -> torch.Tensor | None:
-        return None if self.spans is None else span_mask(self.spans[rows], self.X.shape[2])
+        return None if self.spans is None else span_mask(self.spans[rows], self.seq_len)
+
+    def _x(self, rows: torch.Tensor) -> torch.Tensor:
+        """rows (B,) -> (B, 4, L) float32 one-hot on the device, gathered from the token store."""
+        tok = self.data.tokens(rows.cpu().numpy())  # (B, L) uint8, on the CPU: the store lives there
+        return tokens_to_tensor(tok, self.device)
 
     def _batch(self, rows: torch.Tensor, flip: torch.Tensor | None):
-        """Index the device tensors: rows (B,) -> x (B, 4, L), y, w, a, mask (B, L) or None."""
-        x = self.X[rows]
+        """A batch: rows (B,) -> x (B, 4, L), y, w, a, mask (B, L) or None."""
+        x = self._x(rows)
         mask = self._mask(rows)
         if flip is not None:
             x = torch.where(flip[:, None, None], x.flip(-2, -1), x)  # flip(-2, -1): reverse complement
@@ -346,7 +381,7 @@ class CVTrainer:
     def _train_fold(self, k: int) -> float:
         """One epoch of fold k's model over its training rows; returns the epoch's weighted mean loss."""
         cfg, model = self.config, self.models[k]
-        n = len(self.train_idx[k])
+        n = self._epoch_rows(len(self.train_idx[k]))
         order, flip = self._epoch_order(k, n)
         model.train()
         loss_sum = torch.zeros((), device=self.device)
@@ -383,7 +418,7 @@ class CVTrainer:
         for start in range(0, len(idx), EVAL_BATCH_SIZE):
             b = idx[start : start + EVAL_BATCH_SIZE]
             a = self.a[b] if self.a is not None else None
-            out.append(strand_logits(model, self.X[b], a, self._mask(b), self.config.strand_average))
+            out.append(strand_logits(model, self._x(b), a, self._mask(b), self.config.strand_average))
         return torch.cat(out).cpu().numpy().astype(np.float64)
 
     def step_epoch(self) -> dict[str, float]:

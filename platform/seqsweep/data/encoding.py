@@ -20,21 +20,14 @@ from typing import Any
 import numpy as np
 
 from seqsweep.data.dataset import ALPHABET
+from seqsweep.data.genome import LUT, ONE_HOT, TOKEN_N
 from seqsweep.errors import DataError
 
-_AMBIGUOUS = "NRYSWKMBDHV"
-_ZERO = 4  # code for "ambiguous -> all-zero row"
+# The tables live with the token store (seqsweep.data.genome): token 0..3 = A,C,G,T, 4 = N/IUPAC.
+_ZERO = TOKEN_N  # code for "ambiguous -> all-zero row"
 _INVALID = -1
-
-# byte value -> 0..3 (A,C,G,T), 4 (ambiguous) or -1 (not a nucleotide)
-_LUT = np.full(256, _INVALID, dtype=np.int8)
-for _code, _letter in enumerate(ALPHABET):
-    _LUT[ord(_letter)] = _LUT[ord(_letter.lower())] = _code
-for _letter in _AMBIGUOUS:
-    _LUT[ord(_letter)] = _LUT[ord(_letter.lower())] = _ZERO
-
-# code -> one-hot row; the fifth row (ambiguous) is all zeros
-_ONE_HOT = np.vstack([np.eye(4, dtype=np.uint8), np.zeros((1, 4), dtype=np.uint8)])  # (5, 4)
+_LUT = LUT.astype(np.int8)  # byte value -> 0..3, 4 (ambiguous) or -1 (255 as int8: not a nucleotide)
+_ONE_HOT = ONE_HOT  # code -> one-hot row; the fifth row (ambiguous) is all zeros, (5, 4)
 
 
 def _check_lengths(seqs: Sequence[str], source: str, length: int | None) -> int:
@@ -94,6 +87,12 @@ def encode(seqs: Sequence[str], *, source: str = "<input>", length: int | None =
 
 
 _LETTERS = np.frombuffer((ALPHABET + "N").encode("ascii"), dtype=np.uint8)  # code -> byte
+
+
+def decode_tokens(tokens: np.ndarray) -> list[str]:
+    """Strings from (N, L) tokens; token 4 becomes 'N'."""
+    letters = _LETTERS[np.asarray(tokens, dtype=np.uint8)]  # (N, L) bytes
+    return [row.tobytes().decode("ascii") for row in letters]
 
 
 def decode(X: np.ndarray) -> list[str]:
@@ -193,6 +192,12 @@ def encode_to_length(seqs: Sequence[str], length: Length, *, source: str = "<inp
     Returns X (N, to, 4) uint8 and spans (N, 2) int32, [start, end) of each row's letters in X, or None when
     no row is padded (every row fills all positions). Letters are checked as in `encode`.
     """
+    c, spans = codes_to_length(seqs, length, source=source)
+    return _ONE_HOT[c], spans
+
+
+def codes_to_length(seqs: Sequence[str], length: Length, *, source: str = "<input>") -> tuple[np.ndarray, np.ndarray | None]:
+    """`encode_to_length` as tokens: (N, to) uint8 (4 = N or padding) and spans or None."""
     seqs = seqs if isinstance(seqs, list) else list(seqs)
     L = int(length.to)
     pieces: list[str] = []
@@ -223,4 +228,4 @@ def encode_to_length(seqs: Sequence[str], length: Length, *, source: str = "<inp
     c = np.full((len(seqs), L), _ZERO, dtype=np.int8)
     c[rows, np.repeat(spans[:, 0], n_kept) + within] = vals
     padded = (spans[:, 0] > 0) | (spans[:, 1] < L)
-    return _ONE_HOT[c], (spans if padded.any() else None)
+    return c.astype(np.uint8), (spans if padded.any() else None)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from seqsweep.data.dataset import Dataset
-from seqsweep.data.encoding import Length, decode, encode, encode_to_length
+from seqsweep.data.encoding import Length, codes, codes_to_length, decode
 from seqsweep.data.labels import BINARY_LABELS, LabelSpec, interpret
 from seqsweep.data.shards import SHARD_FILE, read_shards, shard_labels
 from seqsweep.data.validate import validate
@@ -280,10 +280,11 @@ def label_columns(df: pd.DataFrame) -> list[str]:
 
 
 def _encode(seqs: pd.Series, length: Length | None, src: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Sequences -> (N, L) uint8 tokens and spans (or None)."""
     if length is not None:
-        return encode_to_length(seqs.tolist(), length, source=src)
+        return codes_to_length(seqs.tolist(), length, source=src)
     try:
-        return encode(seqs, source=src), None
+        return codes(seqs, source=src).astype(np.uint8), None
     except DataError as e:
         if "all sequences must have the same length" in str(e):
             raise DataError(f"{e}; set data.length (e.g. {{to: 500, pad: right}}) to pad and trim them to one length") from None
@@ -313,9 +314,11 @@ def load(
     kind = _kind(path)
     _labels_only_for_fasta(kind, path, labels)
     spans = None
+    rows: dict[str, np.ndarray] = {}  # the sequences: X (one-hot rows, as shards hold them) or tokens
     if kind == "shards":
         arrs = read_shards(path)
         X, a = arrs["X"], arrs.get("a")
+        rows["X"] = X
         ids = arrs["ids"] if "ids" in arrs else np.array([f"row{i}" for i in range(len(X))])
         columns, w = shard_labels(path, arrs)
         if task.columns is not None:
@@ -326,7 +329,8 @@ def load(
                 w = w[:, [list(columns).index(c) for c in task.columns]]
             columns = {c: columns[c] for c in task.columns}
         if length is not None:
-            X, spans = encode_to_length(decode(X), length, source=src)
+            rows = {"tokens": None}
+            rows["tokens"], spans = codes_to_length(decode(X), length, source=src)
     else:
         if kind == "fasta":
             df = _parse_fasta(path)
@@ -339,7 +343,7 @@ def load(
             hint = "a label= header token or labels=<csv>" if kind == "fasta" else "a 'label' column (or label_<task> columns)"
             raise DataError(f"{path}: no labels: training data needs {hint}")
         columns = {n: df[n].to_numpy() for n in names}
-        X, spans = _encode(df["sequence"], length, src)
+        rows["tokens"], spans = _encode(df["sequence"], length, src)
         w = df["weight"].to_numpy() if "weight" in df.columns else None
         a = df["accessibility"].to_numpy() if "accessibility" in df.columns else None
         ids = df["id"].to_numpy(dtype=str)
@@ -352,7 +356,7 @@ def load(
     if w is None:
         logger.info("%s: no weights, using class-balancing weights", path)
     y, w, task_value = interpret(columns, w, task, src)
-    ds = validate(Dataset(X=X, y=y, w=w, ids=ids, a=a, source=src, task=task_value, spans=spans))
+    ds = validate(Dataset(y=y, w=w, ids=ids, a=a, source=src, task=task_value, spans=spans, **rows))
     logger.info("%s: %d rows of length %d, %s", path, len(ds), ds.seq_len, _describe(ds))
     return ds
 

@@ -161,7 +161,7 @@ def write_shards(ds: Dataset, out_dir: str | Path, *, shard_size: int | None = N
         for k, start in enumerate(range(0, n, step)):
             sl = slice(start, start + step)
             two_d = (lambda v: v[sl]) if ds.y.ndim == 2 else (lambda v: v[sl, None])  # DeepChem's (N, T)
-            parts = {"X": ds.X[sl], "y": two_d(ds.y), "w": two_d(ds.w), "ids": ds.ids[sl]}
+            parts = {"X": ds.onehot(sl), "y": two_d(ds.y), "w": two_d(ds.w), "ids": ds.ids[sl]}
             if ds.a is not None:
                 parts["a"] = ds.a[sl]
             for part, arr in parts.items():

@@ -171,7 +171,7 @@ def synth(
     ids = np.array([f"chrS:{i * length}-{(i + 1) * length}" for i in range(n)])
     out_dir = Path(out_dir)
     ds = Dataset(
-        X=_ONE_HOT[c],  # (n, L) -> (n, L, 4)
+        tokens=c.astype(np.uint8),  # (n, L) tokens, 4 = N
         y=y,
         w=class_balancing_weights(y),
         ids=ids,

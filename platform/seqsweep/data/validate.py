@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from seqsweep.data.dataset import Dataset
+from seqsweep.data.genome import TOKEN_N
 from seqsweep.errors import DataError
 
 
@@ -51,34 +52,6 @@ def check_labels(y: np.ndarray, src: str) -> np.ndarray:
         i = _first(bad)
         raise DataError(f"{src}: row {i}: label must be 0 or 1, got {_fmt(y[i])}")
     return y.astype(np.uint8)
-
-
-def _check_X(X: Any, src: str) -> np.ndarray:
-    X = np.asarray(X)
-    if X.ndim != 3 or X.shape[-1] != 4:
-        raise DataError(f"{src}: X must have shape (N, L, 4) (one-hot A,C,G,T), got {X.shape}")
-    if X.shape[0] == 0:
-        raise DataError(f"{src}: the dataset is empty (0 rows)")
-    if X.shape[1] == 0:
-        raise DataError(f"{src}: sequences have length 0")
-    if X.dtype != np.uint8 and X.dtype != np.bool_:
-        if X.dtype.kind not in "biuf":
-            raise DataError(f"{src}: X must hold numbers 0 or 1, got dtype {X.dtype}")
-        bad = (X != 0) & (X != 1)
-        if bad.any():
-            i, j, k = np.argwhere(bad)[0]
-            raise DataError(f"{src}: row {i}: position {j}: one-hot values must be 0 or 1, got {_fmt(X[i, j, k])}")
-    X = X.astype(np.uint8, copy=False)
-    if X.max() > 1:  # uint8 input can hold 2..255
-        i, j, k = np.argwhere(X > 1)[0]
-        raise DataError(f"{src}: row {i}: position {j}: one-hot values must be 0 or 1, got {X[i, j, k]}")
-    sums = X.sum(axis=-1, dtype=np.uint8)  # (N, L, 4) -> (N, L)
-    if (sums > 1).any():
-        i, j = np.argwhere(sums > 1)[0]
-        raise DataError(
-            f"{src}: row {i}: position {j}: one-hot row sums to {sums[i, j]}: at most one letter per position"
-        )
-    return np.ascontiguousarray(X)
 
 
 def _check_y(ds: Dataset, n: int, src: str) -> np.ndarray:
@@ -134,8 +107,15 @@ def validate(ds: Dataset) -> Dataset:
         weight, NaN/inf accessibility, spans outside the sequence.
     """
     src = ds.source
-    X = _check_X(ds.X, src)
-    n = X.shape[0]
+    n = len(ds)
+    if n == 0:
+        raise DataError(f"{src}: the dataset is empty (0 rows)")
+    if ds.length < 1:
+        raise DataError(f"{src}: sequences have length 0")
+    ends = ds.starts + ds.length
+    if ds.starts.min() < 0 or ends.max() > len(ds.store):
+        i = _first((ds.starts < 0) | (ends > len(ds.store)))
+        raise DataError(f"{src}: row {i}: window [{ds.starts[i]}, {ends[i]}) lies outside the {len(ds.store):,} bases of its store")
     y = _check_y(ds, n, src)
 
     w = np.asarray(ds.w)
@@ -164,7 +144,7 @@ def validate(ds: Dataset) -> Dataset:
         if not any(both):
             raise DataError(f"{src}: no task holds both labels 0 and 1 among its measured rows: nothing to learn")
 
-    ids = _column("ids", ds.ids, n, src).astype(str)
+    ids = None if ds._ids is None else _column("ids", ds._ids, n, src).astype(str)  # None: made from coordinates
 
     a = None
     if ds.a is not None:
@@ -177,8 +157,8 @@ def validate(ds: Dataset) -> Dataset:
             raise DataError(f"{src}: row {i}: accessibility must be finite, got {_fmt(a64[i])}")
         a = a64.astype(np.float32)
 
-    spans = _check_spans(ds.spans, n, X.shape[1], src)
-    return Dataset(X=X, y=y, w=w32, ids=ids, a=a, source=src, task=ds.task, spans=spans)
+    spans = _check_spans(ds.spans, n, ds.length, src)
+    return ds.replace(y=y, w=w32, ids=ids, a=a, spans=spans)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -189,14 +169,13 @@ def summary(ds: Dataset) -> dict[str, Any]:
     """Counts a user checks first: rows, length, classes (or tasks), weight per class, share of N positions."""
     y = np.asarray(ds.y)
     w = np.asarray(ds.w, dtype=np.float64)
-    X = np.asarray(ds.X)
     out: dict[str, Any] = {
         "source": ds.source,
         "task": ds.task.type,
-        "rows": int(X.shape[0]),
-        "length": int(X.shape[1]) if X.ndim == 3 else 0,
-        # an all-zero one-hot row is an N (or other IUPAC letter), or padding
-        "n_fraction": float((~X.any(axis=-1)).mean()) if X.size else 0.0,
+        "rows": len(ds),
+        "length": ds.length,
+        # N (or another IUPAC letter) or padding, over the windows, counted batch by batch
+        "n_fraction": _n_fraction(ds),
         "accessibility": ds.a is not None,
     }
     if ds.spans is not None:
@@ -221,6 +200,12 @@ def summary(ds: Dataset) -> dict[str, Any]:
             name: {"rows": int((y == c).sum()), "weight": float(w[y == c].sum())} for c, name in enumerate(ds.task.names)
         }
     return out
+
+
+def _n_fraction(ds: Dataset, batch: int = 1 << 22) -> float:
+    rows = max(1, batch // max(ds.length, 1))
+    n_token = sum(int((ds.tokens(slice(a, a + rows)) == TOKEN_N).sum()) for a in range(0, len(ds), rows))
+    return n_token / max(len(ds) * ds.length, 1)
 
 
 def format_summary(d: dict[str, Any]) -> str:
@@ -251,13 +236,27 @@ def format_summary(d: dict[str, Any]) -> str:
 
 
 def fingerprint(ds: Dataset) -> str:
-    """sha256 (16 hex) over X, y, w, a: dtype, shape and bytes. Identical data gives the same print.
+    """sha256 (16 hex) over the sequences, y, w, a: dtype, shape and bytes. Identical data gives the same print.
 
+    Rows held in memory hash their one-hot bytes, batch by batch, as they did when datasets held one-hot X (a
+    print recorded before the token store is still the print of the same data). Windows over a genome cache
+    hash the genome's fingerprint, the windows' starts and strands instead: the bases are the genome's.
     ids and source are left out on purpose: the same windows loaded from a copy elsewhere are the same data.
     """
     h = hashlib.sha256()
     h.update(repr(ds.task.to_dict()).encode() if ds.task.type != "binary" else b"")
-    for name in ("X", "y", "w", "a", "spans"):
+    if ds.store.cache is None:
+        n, L = len(ds), ds.length
+        h.update(f"X:|u1:{(n, L, 4)};".encode())
+        rows = max(1, (16 << 20) // max(L * 4, 1))
+        for a in range(0, n, rows):
+            h.update(np.ascontiguousarray(ds.onehot(slice(a, a + rows))).tobytes())
+    else:
+        h.update(f"genome:{ds.store.fingerprint}:{ds.length};".encode())
+        h.update(np.ascontiguousarray(ds.starts).tobytes())
+        if ds.reverse is not None:
+            h.update(np.packbits(ds.reverse).tobytes())
+    for name in ("y", "w", "a", "spans"):
         arr = getattr(ds, name)
         if arr is None:
             if name != "spans":  # fixed-length data prints as it did before spans existed

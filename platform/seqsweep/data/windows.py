@@ -15,7 +15,8 @@ import logging
 import numpy as np
 
 from seqsweep.data.dataset import Dataset
-from seqsweep.data.encoding import _ONE_HOT, _ZERO, class_balancing_weights, codes
+from seqsweep.data.encoding import _ZERO, class_balancing_weights, codes
+from seqsweep.data.genome import TokenStore
 from seqsweep.data.validate import genomic_coordinates, validate
 from seqsweep.errors import DataError
 from seqsweep.tasks import Task, kmer_names
@@ -53,11 +54,22 @@ def next_base_windows(
     ids: np.ndarray, seqs: list[str], *, context: int, k: int = 1, stride: int = 50, block_size: int = 100_000,
     source: str = "<input>",
 ) -> Dataset:
-    """Cut next-base windows from sequences (see the module docstring).
+    """Cut next-base windows from sequences (see the module docstring): their contigs become a token store,
+    and the windows are offsets into it (`windows_over`)."""
+    parts = [(name, begin, codes([seq], source=source)[0].astype(np.uint8)) for name, begin, seq in contigs(np.asarray(ids), list(seqs))]
+    return windows_over(TokenStore.from_contigs(parts, source=source), context=context, k=k, stride=stride,
+                        block_size=block_size, source=source)
 
-    Row i: X the one-hot context (context, 4), y the index of the following k-mer in kmer_names(k) (A,C,G,T
-    = 0..3, first base most significant), ids ``name:start-end`` of the context. Windows whose next k bases
-    hold an N are skipped (no label). Weights are class-balancing, as for binary data.
+
+def windows_over(
+    store: TokenStore, *, context: int, k: int = 1, stride: int = 50, block_size: int = 100_000, source: str = "<input>",
+) -> Dataset:
+    """next_base windows over every contig of a token store, as offsets into it: nothing is copied.
+
+    Row i: the context [start, start + context) of the store, y the index of the following k-mer in
+    kmer_names(k) (A,C,G,T = 0..3, first base most significant), ids ``name:start-end`` of the context (made on
+    first use). Windows whose next k bases hold an N are skipped (no label). Weights are class-balancing, as
+    for binary data.
 
     Raises DataError when block_size cannot hold one window or no window fits.
     """
@@ -67,41 +79,34 @@ def next_base_windows(
             f"{source}: cv.block_size {block_size} cannot hold one next_base window of context {context} + k {k}; "
             "use larger blocks"
         )
-    X_rows, y_rows, id_rows = [], [], []
+    tokens = store.tokens
     place = 4 ** np.arange(k - 1, -1, -1)
-    for name, begin, seq in contigs(np.asarray(ids), list(seqs)):
-        c = codes([seq], source=source)[0]  # (len,) int8, 4 for N
+    start_rows, y_rows = [], []
+    for c in range(len(store.names)):
+        begin, offset, n = int(store.begins[c]), int(store.offsets[c]), int(store.lengths[c])
         # window starts, genome coordinates, within blocks: [b * block_size, (b + 1) * block_size - span]
-        first_block, last_block = begin // block_size, (begin + len(c) - 1) // block_size
+        first_block, last_block = begin // block_size, (begin + n - 1) // block_size
         for b in range(first_block, last_block + 1):
             lo = max(begin, b * block_size)
-            hi = min(begin + len(c), (b + 1) * block_size) - span  # last start inside the block
+            hi = min(begin + n, (b + 1) * block_size) - span  # last start inside the block
             if hi < lo:
                 continue
-            starts = np.arange(lo, hi + 1, stride) - begin  # offsets into c
+            starts = np.arange(lo, hi + 1, stride, dtype=np.int64) - begin + offset  # flat offsets
             if starts.size == 0:
                 continue
-            target = c[starts[:, None] + context + np.arange(k)]  # (n, k)
+            target = np.stack([tokens[starts + context + j] for j in range(k)], 1)  # (n, k)
             ok = (target != _ZERO).all(1)
-            starts, target = starts[ok], target[ok]
-            X_rows.append(c[starts[:, None] + np.arange(context)])  # (n, context)
-            y_rows.append((target.astype(np.int64) * place).sum(1))
-            id_rows.extend(f"{name}:{begin + s}-{begin + s + context}" for s in starts)
-    if not id_rows:
+            start_rows.append(starts[ok])
+            y_rows.append((target[ok].astype(np.int64) * place).sum(1))
+    if not start_rows or not sum(len(s) for s in start_rows):
         raise DataError(
             f"{source}: no next_base window of context {context} + k {k} fits in any sequence (the longest "
             "contig is shorter, or every next base is an N); use a shorter context"
         )
     y = np.concatenate(y_rows)
     task = Task("next_base", kmer_names(k))
-    ds = Dataset(
-        X=_ONE_HOT[np.concatenate(X_rows)],  # (N, context) -> (N, context, 4)
-        y=y,
-        w=class_balancing_weights(y),
-        ids=np.array(id_rows),
-        source=source,
-        task=task,
-    )
+    ds = Dataset(store=store, starts=np.concatenate(start_rows), length=context, y=y, w=class_balancing_weights(y),
+                 source=source, task=task)
     ds = validate(ds)
     log.info("%s: %d next_base windows of %d bases (k=%d, stride %d)", source, len(ds), context, k, stride)
     return ds

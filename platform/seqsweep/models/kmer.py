@@ -82,11 +82,15 @@ class KmerSpectrum(SequenceModel):
         return self.k_max
 
     @torch.no_grad()
-    def adapt(self, x: torch.Tensor, batch_size: int = 4096) -> None:
-        """Set `scale` from training sequences x (N, 4, L): 1 / each k-mer's largest count (1 where unseen)."""
-        peak = torch.zeros(self.n_features, device=x.device)
-        for start in range(0, x.shape[0], batch_size):
-            peak = torch.maximum(peak, self.spectrum(x[start : start + batch_size]).amax(0))
+    def adapt(self, x, batch_size: int = 4096) -> None:
+        """Set `scale` from training sequences: 1 / each k-mer's largest count (1 where unseen).
+
+        x: a (N, 4, L) one-hot tensor, or an iterable of (B, 4, L) batches (the trainer streams them from
+        the token store)."""
+        batches = (x[a : a + batch_size] for a in range(0, x.shape[0], batch_size)) if torch.is_tensor(x) else x
+        peak = torch.zeros(self.n_features, device=self.scale.device)
+        for b in batches:
+            peak = torch.maximum(peak, self.spectrum(b).amax(0))
         self.scale.copy_(torch.where(peak > 0, 1.0 / peak.clamp_min(1e-12), torch.ones_like(peak)))
 
     def spectrum(self, x: torch.Tensor) -> torch.Tensor:

@@ -33,6 +33,19 @@ from seqsweep.tracking import runs
 log = logging.getLogger(__name__)
 
 
+#: Rows scored per call of the served model: strings of a genome's held-out windows are made a chunk at a time.
+SCORE_CHUNK = 50_000
+
+
+def served_scores(model, dataset: Dataset) -> np.ndarray:
+    """The served model's probabilities for every row of `dataset`, chunk by chunk (memory bounded by the chunk)."""
+    parts = []
+    for a in range(0, len(dataset), SCORE_CHUNK):
+        rows = np.arange(a, min(a + SCORE_CHUNK, len(dataset)))
+        parts.append(model_scores(dataset.task, model.predict(_model_input(model, dataset.subset(rows)))))
+    return np.concatenate(parts)
+
+
 def _model_input(model, dataset: Dataset):
     """The Dataset as the DataFrame the served model takes (so evaluation goes through the served path)."""
     import pandas as pd
@@ -149,7 +162,7 @@ def score_version(
     v = int(mv.version)
     model = client.load_version(model_name, v)
     task = dataset.task
-    p = model_scores(task, model.predict(_model_input(model, dataset)))
+    p = served_scores(model, dataset)
     found = evaluate_task(task, dataset.y, p, dataset.w)
     metrics = {k: float(val) for k, val in found.items() if np.ndim(val) == 0}
     tags: dict[str, Any] = {f"{HELDOUT_PREFIX}{k}": val for k, val in metrics.items()}
