@@ -72,6 +72,10 @@ def _snapshot(home: Path):
     return len(runs), sorted(versions), models
 
 
+GENOME_JOB = _job(data="data: {train: data/genome.fa}", search="search: {num_trials: 2, metric: cv_accuracy}",
+                  cv="cv: {folds: 2, block_size: 40}",
+                  extra="task: {type: next_base, context: 8, stride: 1}\nregistry: {metric: accuracy}")
+
 CASES = {
     # name: (files to write {relative path: text}, argv, text the one-line error must contain)
     "malformed yaml": ({"job.yaml": "name: [bad\n"}, ["sweep", "job.yaml"], "malformed YAML"),
@@ -124,6 +128,11 @@ CASES = {
     "unknown task type": ({"job.yaml": _job(extra="task: {type: regression}")}, ["sweep", "job.yaml"], "'task'"),
     "metric of another task": ({"job.yaml": _job(search="search: {num_trials: 2, metric: cv_accuracy}")},
                                ["sweep", "job.yaml"], "'search.metric' 'cv_accuracy' is for multiclass and next_base"),
+    # the genome token store (issue 23): a next_base job over a FASTA genome
+    "genome with an empty contig": ({"job.yaml": GENOME_JOB, "data/genome.fa": ">chr1\n" + "ACGT" * 30 + "\n>chr2\n>chr3\nACGT\n"},
+                                    ["sweep", "job.yaml"], "genome.fa: contig 'chr2' is empty"),
+    "genome letter not DNA": ({"job.yaml": GENOME_JOB, "data/genome.fa": ">chr1\n" + "ACGT" * 30 + "\nACGTAJGT\n"},
+                              ["sweep", "job.yaml"], "genome.fa: contig 'chr1': position 126: letter 'J' is not a nucleotide"),
     "promote a missing version": ({}, ["promote", "existing", "7"], "has no version 7"),
     "predict wrong length": ({"in.csv": "id,sequence\na,ACGT\n"},
                              ["predict", "--model", "models:/existing@champion", "--input", "in.csv", "--out", "p.csv"],
@@ -156,6 +165,8 @@ def test_bad_input_is_one_line_exit_2_and_loses_nothing(case, home, tmp_path, mo
     assert "Traceback" not in err
     assert _snapshot(home) == before  # no run created, the registry untouched
     assert not (work / "p.csv").exists()
+    genomes = work / "data" / "genomes"
+    assert not genomes.exists() or not any(genomes.iterdir())  # no half-built genome cache
 
 
 @pytest.mark.parametrize("task", ["multiclass", "multilabel"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -93,10 +94,20 @@ def _rebalanced(ds: data.Dataset) -> data.Dataset:
 
 
 def _windows(job: JobSpec, path, labels=None) -> data.Dataset:
-    """next_base windows cut from every sequence of `path` (its labels, if any, are not used)."""
-    from seqsweep.data.windows import next_base_windows
+    """next_base windows cut from every sequence of `path` (its labels, if any, are not used).
+
+    A FASTA whose records are contigs (not `chr:start-end` windows) is a genome: its tokens are cached once
+    and memory-mapped, and the windows are offsets into them. Other inputs are read as sequences, windows
+    with coordinates joined into contigs (seqsweep.data.windows)."""
+    from seqsweep.data.genome import genome
+    from seqsweep.data.windows import next_base_windows, windows_over
 
     t = job.task
+    if data.loaders.data_kind(Path(path)) == "fasta":
+        store = genome(path)
+        if data.genomic_coordinates(np.array(store.names)) is None:
+            return windows_over(store, context=t.context, k=t.k, stride=t.stride, block_size=job.cv.block_size,
+                                source=str(path))
     df = data.read_sequences(path, labels=labels)
     return next_base_windows(
         df["id"].to_numpy(dtype=str), df["sequence"].tolist(), context=t.context, k=t.k, stride=t.stride,

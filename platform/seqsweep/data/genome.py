@@ -196,15 +196,16 @@ def _hash_tokens(tokens: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def encode_tokens(text: str | bytes, *, where: str) -> np.ndarray:
-    """DNA letters -> (n,) uint8 tokens; DataError naming `where` and the position of the first bad letter."""
+def encode_tokens(text: str | bytes, *, where: str, offset: int = 0) -> np.ndarray:
+    """DNA letters -> (n,) uint8 tokens; DataError naming `where` and the 1-based position (counted from
+    `offset`) of the first bad letter."""
     raw = text.encode("ascii", errors="replace") if isinstance(text, str) else text
     tok = LUT[np.frombuffer(raw, dtype=np.uint8)]
     bad = np.flatnonzero(tok == _INVALID)
     if bad.size:
         i = int(bad[0])
         letter = text[i] if isinstance(text, str) else chr(raw[i])
-        raise DataError(f"{where}: position {i + 1:,}: letter {letter!r} is not a nucleotide (ACGT or IUPAC)")
+        raise DataError(f"{where}: position {offset + i + 1:,}: letter {letter!r} is not a nucleotide (ACGT or IUPAC)")
     return tok
 
 
@@ -236,7 +237,13 @@ def _open_fasta(path: Path, index_dir: Path):
     try:
         return pyfaidx.Fasta(str(path), **kwargs)
     except pyfaidx.UnsupportedCompressionFormat:
-        raise DataError(f"{path}: a gzipped FASTA must be compressed with bgzip (samtools/htslib), not plain gzip") from None
+        # plain gzip has no random access: decompress it once, next to the index, and read that
+        import gzip
+
+        plain = index_dir / path.name[: -len(".gz")]
+        with gzip.open(path, "rb") as src, open(plain, "wb") as dst:
+            shutil.copyfileobj(src, dst, 16 << 20)
+        return _open_fasta(plain, index_dir)
     except (pyfaidx.FastaIndexingError, ValueError) as e:
         raise DataError(f"{path}: not a readable FASTA: {str(e).splitlines()[0]}") from None
 
@@ -261,12 +268,15 @@ def _build(path: Path, fingerprint: str, out: Path) -> None:
         for n, ln in zip(names, lengths):
             for a in range(0, ln, _CHUNK):
                 b = min(ln, a + _CHUNK)
-                chunk = encode_tokens(fa[n][a:b], where=f"{path}: contig {n!r}")
+                chunk = encode_tokens(fa[n][a:b], where=f"{path}: contig {n!r}", offset=a)
                 tokens[pos + a : pos + b] = chunk
             pos += ln
         tokens.flush()
         del tokens
         fa.close()
+        for extra in tmp.iterdir():  # indexes and a decompressed copy made on the way: not part of the cache
+            if extra.name != "tokens.u8":
+                extra.unlink()
         meta = {"format": CACHE_FORMAT, "fasta": str(path), "fingerprint": fingerprint,
                 "names": names, "lengths": lengths, "total": total}
         (tmp / "index.json").write_text(json.dumps(meta) + "\n")

@@ -50,7 +50,7 @@ LABEL_PREFIX = "label_"
 # Format detection
 
 
-def _kind(path: Path) -> str:
+def data_kind(path: Path) -> str:
     """'shards', 'fasta', 'csv' or 'tsv'; DataError for a missing path or an unknown format."""
     if not path.exists():
         raise DataError(f"{path}: no such file or directory")
@@ -249,7 +249,7 @@ def read_sequences(path: str | Path, *, labels: str | Path | None = None) -> pd.
     columns (`label` or `label_<task>`, as written), `weight`, `accessibility`. Labels are optional here.
     Shard directories are decoded to strings ('N' for all-zero positions)."""
     path = Path(path)
-    kind = _kind(path)
+    kind = data_kind(path)
     _labels_only_for_fasta(kind, path, labels)
     if kind == "shards":
         arrs = read_shards(path)
@@ -311,7 +311,7 @@ def load(
     """
     path = Path(path)
     src = str(path)
-    kind = _kind(path)
+    kind = data_kind(path)
     _labels_only_for_fasta(kind, path, labels)
     spans = None
     rows: dict[str, np.ndarray] = {}  # the sequences: X (one-hot rows, as shards hold them) or tokens
