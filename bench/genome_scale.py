@@ -5,8 +5,8 @@
 
 `memory`: a synthetic genome FASTA (uniform random bases, 4 contigs) is written under /tmp and cached as
 tokens; for each size N, N windows of 1,000 bp are drawn at random over it with 10% positives, and one trial's
-CVTrainer (5 folds, deepbind at the job defaults) is built and trains 8 batches of 256, in a fresh process per
-measure. Reported per process: peak RSS (ru_maxrss), and at the end from /proc/self/smaps_rollup its private
+CVTrainer (5 folds, deepbind at the job defaults; `--batch-size`, 256) is built and trains 8 batches, in a
+fresh process per measure. Reported per process: peak RSS (ru_maxrss), and at the end from /proc/self/smaps_rollup its private
 memory (what the trial alone holds) and the shared file-backed pages (the memory-mapped genome, counted once
 per node whatever the number of trials), plus training windows/s of those batches. The same is measured for
 the path before the token store (REV, default the commit before it: one-hot X (N, L, 4) uint8 and the
@@ -47,7 +47,7 @@ CHILD = r"""
 import json, resource, sys, time
 import numpy as np, torch
 torch.set_num_threads(1)
-N, L, NEW, CACHE, NAMES, TOTAL = {n}, {L}, {new}, {cache!r}, {names!r}, {total}
+N, L, NEW, CACHE, NAMES, TOTAL, B = {n}, {L}, {new}, {cache!r}, {names!r}, {total}, {batch}
 from seqsweep import cv
 from seqsweep.train import CVTrainer, TrainConfig
 from seqsweep.data import Dataset, class_balancing_weights
@@ -82,7 +82,7 @@ else:
     del X
 load_s = time.perf_counter() - t0
 folds = cv.make_folds(y, 5, seed=0)
-cfg = TrainConfig("deepbind", {{}}, epochs=1)
+cfg = TrainConfig("deepbind", {{}}, epochs=1, batch_size=B)
 trainer = CVTrainer(ds, folds, cfg, num_threads=1, precision="float32")
 built = smaps()
 model, k = trainer.models[0], 0
@@ -90,7 +90,7 @@ order, flip = trainer._epoch_order(0, len(trainer.train_idx[0]))
 t1 = time.perf_counter()
 n_batches = 8
 for b in range(n_batches):
-    rows = order[b * 256:(b + 1) * 256]
+    rows = order[b * B:(b + 1) * B]
     x, yb, wb, a, mask = trainer._batch(rows, None)
     logits = model(x, a)
     loss, _, _ = trainer._weighted_loss(trainer.task, logits, yb, wb, trainer._w_mean[0])
@@ -105,7 +105,7 @@ print(json.dumps({{
     "shared_file_mib": end.get("Shared_Clean", 0) + end.get("Shared_Dirty", 0),
     "rss_mib": end.get("Rss", 0), "pss_mib": end.get("Pss", 0),
     "rss_after_trainer_mib": built.get("Rss", 0),
-    "load_s": load_s, "windows_per_s": n_batches * 256 / train_s,
+    "load_s": load_s, "windows_per_s": n_batches * B / train_s, "batch_size": B,
 }}))
 """
 
@@ -143,9 +143,9 @@ def _genome(mb: int):
     return fa, store, time.perf_counter() - t0
 
 
-def _child(checkout: Path, n: int, new: bool, cache: str, names, total: int) -> dict:
+def _child(checkout: Path, n: int, new: bool, cache: str, names, total: int, batch: int) -> dict:
     env = dict(os.environ, PYTHONPATH=str(checkout / "platform"), SEQSWEEP_HOME=str(WORK))
-    code = CHILD.format(n=n, L=L, new=new, cache=cache, names=list(names), total=total)
+    code = CHILD.format(n=n, L=L, new=new, cache=cache, names=list(names), total=total, batch=batch)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=3600)
     if out.returncode != 0:
         raise RuntimeError(f"{checkout} n={n}: {out.stderr[-3000:]}")
@@ -177,13 +177,13 @@ def cmd_memory(args) -> int:
                         rows.append({"n": n, "path": "one-hot X + float32 copy", "skipped": f"needs ~{n * L * 20 / 2**30:.0f} GiB"})
                         say(f"n={n:>9,} old path skipped: needs ~{n * L * 20 / 2**30:.0f} GiB")
                         continue
-                    r = _child(ROOT if new else old, n, new, store.cache, store.names, total)
+                    r = _child(ROOT if new else old, n, new, store.cache, store.names, total, args.batch_size)
                     rows.append(r)
                     say(f"n={n:>9,} {r['path']:26s} peak RSS {r['peak_rss_mib']:8.0f} MiB  private {r['private_mib']:8.0f} MiB  "
                         f"shared file {r['shared_file_mib']:6.0f} MiB  {r['windows_per_s']:7.0f} windows/s")
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, capture_output=True)
-    _save("memory", {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "genome_bases": total,
+    _save(f"memory_batch{args.batch_size}", {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "genome_bases": total,
                      "window": L, "old": args.old, "cache_build_or_open_s": build_s, "load_average": loadavg(), "rows": rows})
     return 0
 
@@ -233,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--genome-mb", type=int, default=200)
     m.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 4_000_000])
     m.add_argument("--old", default="fec55ee", help="the commit before the token store")
+    m.add_argument("--batch-size", type=int, default=256, help="the trial's batch (the job default: 256)")
     m.set_defaults(func=cmd_memory)
     nb = sub.add_parser("next_base")
     nb.add_argument("--genome-mb", type=int, default=50)

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pytest
 
 from e2e_helpers import env_for, run_cli, seed_store, write_tiny_job
@@ -58,6 +59,35 @@ def test_sweep_runs_trials_on_both_nodes(tmp_path, two_node_cluster):
     # two nodes of one CPU each and two concurrent one-CPU trials: both nodes must have served trials
     assert len(nodes) == 2, nodes
     assert nodes == set(info["nodes"])
+    assert {r.data.tags["data.store"].split(" (")[0] for r in trials} == {"tokens in memory"}
+
+    # A genome: its token cache is built once by the driver, and each node's trials memory-map the file (the
+    # store travels to the workers as its path, never as one-hot or as bytes).
+    rng = np.random.default_rng(0)
+    fasta = tmp_path / "genome.fa"
+    fasta.write_text("".join(f">chr{c}\n" + "".join(rng.choice(list("ACGT"), 20_000)) + "\n" for c in (1, 2)))
+    (tmp_path / "search_spaces" / "genome.yaml").write_text("architecture: [cnn]\ncnn.filters: [4, 8]\ncnn.kernel_size: [5]\n")
+    genome_job = tmp_path / "jobs" / "genome.yaml"
+    genome_job.write_text(
+        "name: genome\n"
+        f"data: {{train: {fasta}}}\n"
+        "task: {type: next_base, context: 40, k: 1, stride: 1}\n"
+        "search_space: search_spaces/genome.yaml\n"
+        "search: {num_trials: 2, max_concurrent: 2, metric: cv_accuracy, scheduler: none, seed: 0}\n"
+        "cv: {folds: 2, seed: 0, block_size: 10000}\n"
+        "train: {max_epochs: 1, windows_per_epoch: 2000, validation_windows: 1000}\n"
+        "resources: {cpu: 1, reuse_workers: false}\n"
+        "registry: {model_name: genome, metric: accuracy}\n"
+    )
+    proc = subprocess.run([sys.executable, "-m", "seqsweep", "sweep", str(genome_job), "--set", f"ray.address={info['address']}"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    exp = c.get_experiment_by_name("genome")
+    trials = [r for r in c.search_runs([exp.experiment_id]) if r.data.tags.get("seqsweep.kind") == "trial"]
+    assert len(trials) == 2
+    assert {r.data.tags["ray.node_id"] for r in trials} == set(info["nodes"])
+    stores = {r.data.tags["data.store"] for r in trials}
+    assert len(stores) == 1 and stores.pop().startswith(f"memory-mapped {tmp_path}/data/genomes/genome-")
 
 
 def test_unreachable_ray_address_is_one_line_exit_2(tmp_path):

@@ -306,8 +306,10 @@ class CVTrainer:
             parts, need = [], n_rows
             while need:
                 if self._perm[k] is None or self._cursor[k] >= len(idx):
-                    self._perm[k], self._cursor[k] = torch.randperm(len(idx), generator=gen), 0
-                take = self._perm[k][self._cursor[k] : self._cursor[k] + need]
+                    # int32 halves what a fold of millions of windows keeps between epochs
+                    dtype = torch.int32 if len(idx) < 2**31 else torch.int64
+                    self._perm[k], self._cursor[k] = torch.randperm(len(idx), generator=gen, dtype=dtype), 0
+                take = self._perm[k][self._cursor[k] : self._cursor[k] + need].long()
                 parts.append(take)
                 self._cursor[k] += len(take)
                 need -= len(take)
@@ -456,6 +458,8 @@ class CVTrainer:
             metrics[f"cv_{name}_std"] = float(np.std(values))
         metrics["train_loss"] = float(np.mean(losses))
         metrics["epoch"] = self.epoch
+        # the data budget spent so far by each fold model (train.windows_per_epoch): what ASHA's rungs count
+        metrics["windows_seen"] = self.epoch * self._epoch_rows(min(len(t) for t in self.train_idx))
         log.debug("epoch %d: %s", self.epoch, metrics)
         return metrics
 

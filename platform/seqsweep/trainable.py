@@ -96,6 +96,9 @@ def run_trial(
     node_id = ray.get_runtime_context().get_node_id()
     start = time.perf_counter()
     trainer = CVTrainer(dataset, folds, cfg, device=device, num_threads=settings.threads, precision=settings.train.precision)
+    store = dataset.store
+    # what this worker reads its sequences from: the genome cache mapped on its node, or the tokens Ray shipped
+    data_store = f"memory-mapped {store.cache}" if store.cache else f"tokens in memory ({len(store):,} bases)"
     for epoch in range(1, epochs + 1):
         metrics = trainer.step_epoch()
         metrics["epochs_planned"] = epochs
@@ -103,6 +106,7 @@ def run_trial(
         metrics["node_id"] = node_id
         metrics["device"] = device
         metrics["precision"] = trainer.precision
+        metrics["data_store"] = data_store
         if epoch < epochs:
             tune.report(metrics)
             continue

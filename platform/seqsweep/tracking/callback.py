@@ -206,6 +206,7 @@ class SweepCallback(Callback):
         rec.host = f"{result.get('hostname', '?')} ({result.get('node_ip', '?')})"
         rec.device = result.get("device")
         rec.precision = result.get("precision")
+        rec.data_store = result.get("data_store")
         step = int(result.get("epoch", result.get("training_iteration", 0)))
         now = int(time.time() * 1000)
         metrics = {k: float(v) for k, v in result.items() if is_metric(k, v) and finite(float(v))}
@@ -289,6 +290,8 @@ class SweepCallback(Callback):
             tags["device"] = rec.device
         if rec.precision:
             tags["precision"] = rec.precision
+        if rec.data_store:
+            tags["data.store"] = rec.data_store
         tags["duration_s"] = f"{rec.seconds:.2f}"
         if error:
             tags["seqsweep.error"] = error[:5000]

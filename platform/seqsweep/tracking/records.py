@@ -45,6 +45,7 @@ class TrialRecord:
     host: str | None = None
     device: str | None = None
     precision: str | None = None  # float32 | bfloat16, as the trial resolved train.precision
+    data_store: str | None = None  # where the trial read its sequences (a memory-mapped genome cache, or memory)
     checkpoint: str | None = None
     attempt: int = 1
 
