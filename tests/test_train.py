@@ -54,7 +54,7 @@ def folds(data):
 
 
 def _names(k: int) -> set[str]:
-    names = {"train_loss", "epoch"}
+    names = {"train_loss", "epoch", "windows_seen"}
     for m in ("weighted_accuracy", "roc_auc", "pr_auc"):
         names |= {f"cv_{m}", f"cv_{m}_std"} | {f"fold{i}_{m}" for i in range(k)}
     return names
