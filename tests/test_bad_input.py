@@ -76,6 +76,10 @@ GENOME_JOB = _job(data="data: {train: data/genome.fa}", search="search: {num_tri
                   cv="cv: {folds: 2, block_size: 40}",
                   extra="task: {type: next_base, context: 8, stride: 1}\nregistry: {metric: accuracy}")
 
+_rng_genome = __import__("numpy").random.default_rng(0)
+GENOME_FA = "".join(f">chr{c}\n" + "".join(_rng_genome.choice(list("ACGT"), 3000)) + "\n" for c in (1, 2))
+PEAKS_JOB = _job(data="data: {genome: data/genome.fa, peaks: data/peaks.bed, window: 100, negatives: {ratio: 2}}")
+
 CASES = {
     # name: (files to write {relative path: text}, argv, text the one-line error must contain)
     "malformed yaml": ({"job.yaml": "name: [bad\n"}, ["sweep", "job.yaml"], "malformed YAML"),
@@ -133,6 +137,15 @@ CASES = {
                                     ["sweep", "job.yaml"], "genome.fa: contig 'chr2' is empty"),
     "genome letter not DNA": ({"job.yaml": GENOME_JOB, "data/genome.fa": ">chr1\n" + "ACGT" * 30 + "\nACGTAJGT\n"},
                               ["sweep", "job.yaml"], "genome.fa: contig 'chr1': position 126: letter 'J' is not a nucleotide"),
+    # peaks on a genome (issue 24)
+    "peak on a contig the genome lacks": ({"job.yaml": PEAKS_JOB, "data/genome.fa": GENOME_FA,
+                                           "data/peaks.bed": "chr1\t100\t200\nchr9\t100\t200\n"},
+                                          ["sweep", "job.yaml"], "peaks.bed: line 2: contig 'chr9' is not in the genome"),
+    "peak start > end": ({"job.yaml": PEAKS_JOB, "data/genome.fa": GENOME_FA, "data/peaks.bed": "chr1\t300\t200\n"},
+                         ["sweep", "job.yaml"], "peaks.bed: line 1: start 300 > end 200"),
+    "negatives impossible to draw": ({"job.yaml": PEAKS_JOB.replace("ratio: 2", "ratio: 5000"), "data/genome.fa": GENOME_FA,
+                                      "data/peaks.bed": "chr1\t100\t200\nchr2\t100\t200\n"},
+                                     ["sweep", "job.yaml"], "of the 10,000 negative windows asked for (ratio 5000.0)"),
     "promote a missing version": ({}, ["promote", "existing", "7"], "has no version 7"),
     "predict wrong length": ({"in.csv": "id,sequence\na,ACGT\n"},
                              ["predict", "--model", "models:/existing@champion", "--input", "in.csv", "--out", "p.csv"],
@@ -166,7 +179,8 @@ def test_bad_input_is_one_line_exit_2_and_loses_nothing(case, home, tmp_path, mo
     assert _snapshot(home) == before  # no run created, the registry untouched
     assert not (work / "p.csv").exists()
     genomes = work / "data" / "genomes"
-    assert not genomes.exists() or not any(genomes.iterdir())  # no half-built genome cache
+    # no half-built genome cache: a cache there is a whole one (of a good FASTA whose peaks were bad)
+    assert all(not g.name.startswith(".") and (g / "index.json").exists() for g in (genomes.iterdir() if genomes.exists() else []))
 
 
 @pytest.mark.parametrize("task", ["multiclass", "multilabel"])

@@ -35,11 +35,31 @@ class SyntheticSpec(_Strict):
 
 
 class HoldoutSpec(_Strict):
-    """Carve a held-out part out of `data.train` by whole genomic blocks (no neighbour leaks across it)."""
+    """Carve a held-out part out of `data.train` by whole genomic blocks (no neighbour leaks across it), or hold
+    out whole chromosomes (`chromosomes`, the field's convention: DeepSEA held out chr8 and chr9)."""
 
     fraction: float = Field(0.2, gt=0, lt=1)
     block_size: int = Field(1_000_000, ge=1)
     seed: int = 0
+    chromosomes: list[str] | None = Field(None, min_length=1)
+
+
+class NegativesSpec(_Strict):
+    """Negative windows for a peak file: drawn from the genome outside every peak and `exclude` region, with at
+    most `max_n` N, `ratio` per positive, GC-matched to the positives (`match: gc`); seeded. Or `bed`: your own."""
+
+    ratio: float = Field(10.0, gt=0)
+    match: Literal["gc", "none"] = "gc"
+    exclude: list[Path] = Field(default_factory=list)
+    max_n: float = Field(0.1, ge=0, le=1)
+    seed: int = 0
+    bed: Path | None = None
+
+
+class SignalSpec(_Strict):
+    """A bigWig whose mean over each window is the window's accessibility (train.use_accessibility)."""
+
+    accessibility: Path
 
 
 Placement = Literal["right", "left", "center"]
@@ -54,17 +74,37 @@ class LengthSpec(_Strict):
 
 
 class DataSpec(_Strict):
-    train: Path
+    train: Path | None = None
     labels: Path | None = None
     test: Path | None = None
     holdout: HoldoutSpec | None = None
     synthetic: SyntheticSpec | None = None
     length: LengthSpec | None = None
+    # peaks on a reference genome (instead of `train`)
+    genome: Path | None = None
+    peaks: Path | None = None
+    window: int | None = Field(None, ge=1)
+    negatives: NegativesSpec | None = None
+    signal: SignalSpec | None = None
 
     @model_validator(mode="after")
     def _one_heldout_source(self) -> "DataSpec":
         if self.test is not None and self.holdout is not None:
             raise ValueError("give either 'test' (a held-out file) or 'holdout' (carved from train), not both")
+        if self.peaks is None and self.train is None:
+            raise ValueError("give 'train' (a dataset) or 'genome' and 'peaks' (peaks on a reference genome)")
+        if self.peaks is not None:
+            if self.train is not None:
+                raise ValueError("give either 'train' or 'genome' + 'peaks', not both")
+            if self.genome is None or self.window is None:
+                raise ValueError("'peaks' needs 'genome' (a FASTA) and 'window' (bases per window)")
+            for key in ("labels", "length", "test"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"'{key}' is for a 'train' dataset, not for 'peaks' on a genome")
+        else:
+            for key in ("window", "negatives", "signal"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"'{key}' is for 'peaks' on a genome; this job has none")
         return self
 
 
@@ -135,7 +175,7 @@ class CVSpec(_Strict):
     folds: int = Field(5, ge=2)
     seed: int = 0
     # None: 'genomic_block' for next_base (overlapping windows must stay on one side), 'none' otherwise
-    group_by: Literal["none", "genomic_block"] | None = None
+    group_by: Literal["none", "genomic_block", "chromosome"] | None = None
     block_size: int = Field(100_000, ge=1)
 
 
@@ -157,6 +197,9 @@ class TrainKnobs(_Strict):
     rc_augment: bool = False
     # 'weighted': draw each epoch's rows by weight (rare positives; see seqsweep.train.CVTrainer)
     sampling: Literal["shuffle", "weighted"] = "shuffle"
+    # Shift each training window by up to this many bases either way, drawn per row and epoch, read from the
+    # genome (windows over a genome only: data.genome)
+    jitter: int = Field(0, ge=0)
     # A data budget: an epoch trains on this many windows of each fold (the next ones of a seeded permutation,
     # so every window is seen once before any twice); null: all of them. ASHA then prunes on windows seen.
     windows_per_epoch: int | None = Field(None, ge=1)
@@ -352,6 +395,13 @@ def load_job(path: str | Path, overrides: list[str] | None = None) -> JobSpec:
             "train": _absolute(job.data.train, base),
             "labels": _absolute(job.data.labels, base),
             "test": _absolute(job.data.test, base),
+            "genome": _absolute(job.data.genome, base),
+            "peaks": _absolute(job.data.peaks, base),
+            "negatives": None if job.data.negatives is None else job.data.negatives.model_copy(update={
+                "exclude": [_absolute(p, base) for p in job.data.negatives.exclude],
+                "bed": _absolute(job.data.negatives.bed, base)}),
+            "signal": None if job.data.signal is None else job.data.signal.model_copy(
+                update={"accessibility": _absolute(job.data.signal.accessibility, base)}),
         }
     )
     return job.model_copy(

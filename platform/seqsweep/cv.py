@@ -136,6 +136,35 @@ def dataset_blocks(ds, block_size: int) -> np.ndarray:
     return contig.astype(np.int64) * (1 << 40) + start // block_size
 
 
+def dataset_chromosomes(ds) -> np.ndarray:
+    """(N,) str chromosome of each row: its contig in the store (windows on a genome), else from ids like
+    'chr22:100-201'. DataError naming the first id without coordinates."""
+    if ds._ids is None:
+        contig, _ = ds.coordinates()
+        return np.asarray(ds.store.names, dtype=str)[contig]
+    return _parse_coordinates(np.asarray(ds.ids).reshape(-1))[0]
+
+
+def chromosome_split(chroms: np.ndarray, held_out: list[str], *, y: np.ndarray, task: Task = BINARY,
+                     w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(train_idx, test_idx): the rows on the `held_out` chromosomes are the test part (data.holdout.chromosomes).
+    A chromosome with no row, or a side without positives (binary, multilabel), is a DataError naming them."""
+    present = set(np.unique(chroms).tolist())
+    missing = [c for c in held_out if c not in present]
+    if missing:
+        shown = ", ".join(sorted(present)[:8]) + (" ..." if len(present) > 8 else "")
+        raise DataError(f"data.holdout.chromosomes: no row lies on {', '.join(missing)} (rows lie on {shown})")
+    is_test = np.isin(chroms, held_out)
+    test_idx, train_idx = np.flatnonzero(is_test).astype(np.int64), np.flatnonzero(~is_test).astype(np.int64)
+    s = strata(y, w, task)
+    for side, idx in (("held-out", test_idx), ("training", train_idx)):
+        if len(idx) == 0 or (not task.single_label and not (s[idx] == 1).any()):
+            raise DataError(f"data.holdout.chromosomes: the {side} part ({', '.join(held_out) if side == 'held-out' else 'the other chromosomes'}) "
+                            f"holds {len(idx)} rows and no positives; hold out other chromosomes")
+    log.info("held out %d of %d rows on %s", len(test_idx), len(s), ", ".join(held_out))
+    return train_idx, test_idx
+
+
 def holdout_split(
     ids: np.ndarray | None,
     y: np.ndarray,

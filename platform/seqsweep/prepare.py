@@ -115,8 +115,21 @@ def _windows(job: JobSpec, path, labels=None) -> data.Dataset:
     )
 
 
+def _load_peaks(job: JobSpec) -> data.Dataset:
+    """Binary windows on a genome's peaks, negatives drawn from the rest (seqsweep.data.peaks)."""
+    from seqsweep.data.peaks import peak_dataset
+
+    spec = job.data
+    if job.task.type != "binary":
+        raise ConfigError(f"{job.source}: 'data.peaks' makes binary data (peaks against the rest of the genome); "
+                          f"task.type is {job.task.type}")
+    return peak_dataset(spec.genome, spec.peaks, spec.window, negatives=spec.negatives, signal=spec.signal)
+
+
 def _load_train(job: JobSpec) -> data.Dataset:
     spec, t = job.data, job.task
+    if spec.peaks is not None:
+        return _load_peaks(job)
     if t.type == "next_base":
         return _windows(job, spec.train, spec.labels)
     return data.load(spec.train, labels=spec.labels, task=label_spec(job), length=length_of(job))
@@ -150,9 +163,28 @@ def _unscorable(ds: data.Dataset, folds) -> list[str]:
     return [n for n, ok in zip(ds.task.names, ever) if not ok]
 
 
+def _names(values) -> str:
+    text = ",".join(str(v) for v in values)
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+def _generate_peaks(job: JobSpec) -> None:
+    """The synthetic genome, peaks and bigWig of jobs/peaks.yaml, on first use (data.synthetic)."""
+    from seqsweep.data.synth_genome import synth_genome
+
+    spec, syn = job.data, job.data.synthetic
+    out = spec.peaks.parent
+    if not out.resolve().is_relative_to(store.generated_data_dir()):
+        raise DataError(f"{spec.peaks}: no such file (data.synthetic generates data only under {store.generated_data_dir()}/)")
+    log.info("generating the synthetic genome, peaks and signal into %s", out)
+    synth_genome(out, seed=syn.seed)
+
+
 def prepare_data(job: JobSpec) -> PreparedData:
     spec = job.data
-    if spec.synthetic is not None and not spec.train.exists():
+    if spec.synthetic is not None and spec.peaks is not None and not spec.peaks.exists():
+        _generate_peaks(job)
+    elif spec.synthetic is not None and spec.train is not None and not spec.train.exists():
         _generate(job)
     full = _load_train(job)
     if job.train.use_accessibility and full.a is None:
@@ -160,7 +192,13 @@ def prepare_data(job: JobSpec) -> PreparedData:
 
     test = None
     train = full
-    if spec.holdout is not None:
+    if spec.holdout is not None and spec.holdout.chromosomes is not None:
+        tr_idx, te_idx = cv.chromosome_split(cv.dataset_chromosomes(full), spec.holdout.chromosomes, y=full.y,
+                                             task=full.task, w=full.w)
+        train, test = full.subset(tr_idx), full.subset(te_idx)
+        if _balanced(full):
+            train, test = _rebalanced(train), _rebalanced(test)
+    elif spec.holdout is not None:
         if job.task.type == "next_base" and spec.holdout.block_size % job.cv.block_size:
             raise ConfigError(
                 f"{job.source}: 'data.holdout.block_size' {spec.holdout.block_size} must be a multiple of "
@@ -177,7 +215,11 @@ def prepare_data(job: JobSpec) -> PreparedData:
         test = _load_test(job, full)
 
     group_by = job.cv.group_by or ("genomic_block" if job.task.type == "next_base" else "none")
-    groups = cv.dataset_blocks(train, job.cv.block_size) if group_by == "genomic_block" else None
+    groups = None
+    if group_by == "genomic_block":
+        groups = cv.dataset_blocks(train, job.cv.block_size)
+    elif group_by == "chromosome":
+        groups = cv.dataset_chromosomes(train)
     folds = cv.make_folds(train.y, job.cv.folds, seed=job.cv.seed, groups=groups, task=train.task, w=train.w)
     notes = []
     lost = _unscorable(train, folds)
@@ -187,7 +229,7 @@ def prepare_data(job: JobSpec) -> PreparedData:
             f"excluded from the task means (cv_*): {', '.join(lost[:10])}{' ...' if len(lost) > 10 else ''}"
         )
     info = {
-        "train": str(spec.train),
+        "train": str(spec.train) if spec.peaks is None else f"{spec.peaks} on {spec.genome}",
         "task": train.task.type,
         "outputs": train.task.n_outputs,
         "rows": len(train),
@@ -198,6 +240,14 @@ def prepare_data(job: JobSpec) -> PreparedData:
         "test_positives": test.n_positive if test is not None else 0,
         "test_fingerprint": data.fingerprint(test) if test is not None else "",
     }
+    if spec.genome is not None or group_by == "chromosome" or (spec.holdout is not None and spec.holdout.chromosomes):
+        # which chromosomes trained, validated and tested each model (MLflow: data.* on the sweep run)
+        tr_chroms = cv.dataset_chromosomes(train)
+        info["train_chromosomes"] = _names(np.unique(tr_chroms))
+        info["test_chromosomes"] = _names(np.unique(cv.dataset_chromosomes(test))) if test is not None else ""
+        if group_by == "chromosome":
+            for k, (_, va) in enumerate(folds):
+                info[f"fold{k}_validation_chromosomes"] = _names(np.unique(tr_chroms[va]))
     test_groups = None
     if test is not None and group_by == "genomic_block":
         try:

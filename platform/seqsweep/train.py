@@ -202,6 +202,14 @@ class CVTrainer:
             else None
         )
         self.spans = None if dataset.spans is None else torch.as_tensor(dataset.spans, device=self.device)
+        self._shift_bounds = None
+        if config.jitter:
+            if dataset.spans is not None or (dataset.store.names == ("rows",) and dataset.store.cache is None):
+                raise ConfigError(
+                    f"train.jitter: shifts windows along a genome; {dataset.source} holds pre-cut sequences (use "
+                    "data.genome + data.peaks, or jitter: 0)"
+                )
+            self._shift_bounds = dataset.shift_bounds()
         # numpy copies of labels and weights for the metrics (seqsweep.metrics works on numpy)
         self._y_np = np.asarray(dataset.y)
         self._w_np = np.asarray(dataset.w, dtype=np.float64)
@@ -325,14 +333,24 @@ class CVTrainer:
     def _mask(self, rows: torch.Tensor) -> torch.Tensor | None:
         return None if self.spans is None else span_mask(self.spans[rows], self.seq_len)
 
-    def _x(self, rows: torch.Tensor) -> torch.Tensor:
-        """rows (B,) -> (B, 4, L) float32 one-hot on the device, gathered from the token store."""
-        tok = self.data.tokens(rows.cpu().numpy())  # (B, L) uint8, on the CPU: the store lives there
+    def _x(self, rows: torch.Tensor, shift: np.ndarray | None = None) -> torch.Tensor:
+        """rows (B,) -> (B, 4, L) float32 one-hot on the device, gathered from the token store (each window
+        moved by `shift` bases when given)."""
+        tok = self.data.tokens(rows.cpu().numpy(), shift)  # (B, L) uint8, on the CPU: the store lives there
         return tokens_to_tensor(tok, self.device)
 
-    def _batch(self, rows: torch.Tensor, flip: torch.Tensor | None):
+    def _shifts(self, rows: torch.Tensor, rng: np.random.Generator) -> np.ndarray | None:
+        """train.jitter: a shift in [-jitter, jitter] per row, clipped so the window stays inside its contig."""
+        if self._shift_bounds is None:
+            return None
+        r = rows.cpu().numpy()
+        j = self.config.jitter
+        lo, hi = self._shift_bounds
+        return np.clip(rng.integers(-j, j + 1, len(r)), lo[r], hi[r])
+
+    def _batch(self, rows: torch.Tensor, flip: torch.Tensor | None, shift: np.ndarray | None = None):
         """A batch: rows (B,) -> x (B, 4, L), y, w, a, mask (B, L) or None."""
-        x = self._x(rows)
+        x = self._x(rows, shift)
         mask = self._mask(rows)
         if flip is not None:
             x = torch.where(flip[:, None, None], x.flip(-2, -1), x)  # flip(-2, -1): reverse complement
@@ -388,6 +406,7 @@ class CVTrainer:
         model.train()
         loss_sum = torch.zeros((), device=self.device)
         weight_sum = torch.zeros((), device=self.device)
+        jitter_rng = np.random.default_rng(_derived_seed(cfg.seed, k, 4, self.epoch)) if cfg.jitter else None
         # Dropout draws from the global RNG: seed it per (fold, epoch) so results do not depend on order.
         with _fork_rng(self.device):
             torch.manual_seed(_derived_seed(cfg.seed, k, 2, self.epoch))
@@ -395,7 +414,8 @@ class CVTrainer:
                 rows = order[start : start + cfg.batch_size]
                 if len(rows) == 1 and n > 1:
                     break  # a single-row batch is a noisy step and breaks batch-norm layers; skip it
-                x, y, w, a, mask = self._batch(rows, None if flip is None else flip[start : start + len(rows)])
+                shift = None if jitter_rng is None else self._shifts(rows, jitter_rng)
+                x, y, w, a, mask = self._batch(rows, None if flip is None else flip[start : start + len(rows)], shift)
                 with _autocast(self.device, self.precision):
                     logits = model(x, a) if mask is None else model(x, a, mask)  # (B, 4, L) -> (B,) or (B, K)
                 loss, weighted, weight = self._weighted_loss(self.task, logits, y, w, self._w_mean[k])

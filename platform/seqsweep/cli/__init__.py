@@ -75,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_sweep)
 
     d = sub.add_parser("data", help="check or generate datasets").add_subparsers(dest="data_command", required=True)
-    c = d.add_parser("check", help="validate a dataset and print a summary")
-    c.add_argument("path")
+    c = d.add_parser("check", help="validate a dataset (or a job's data) and print a summary")
+    c.add_argument("path", help="a dataset, or a job (.yaml): its data as the sweep prepares it")
     c.add_argument("--labels", default=None, help="CSV of labels by id (for a FASTA without labels)")
     c.add_argument("--task", choices=("binary", "multilabel", "multiclass"), default="binary", help="how to read the labels")
     c.add_argument("--length", type=int, default=None, help="pad (with N) and trim sequences to this length")
@@ -84,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_data_check)
     y = d.add_parser("synth", help="write a synthetic dataset: JUND-like binary or multilabel shards, or a multiclass CSV")
     y.add_argument("--out", required=True)
-    y.add_argument("--task", choices=("binary", "multilabel", "multiclass"), default="binary")
+    y.add_argument("--task", choices=("binary", "multilabel", "multiclass", "peaks"), default="binary",
+                   help="peaks: a genome FASTA, narrowPeak and bigWig in the folder --out")
     y.add_argument("--n", type=int, default=20000)
     y.add_argument("--positive-rate", type=float, default=0.02, help="binary only")
     y.add_argument("--tasks", type=int, default=20, help="multilabel only: the number of targets")

@@ -87,16 +87,52 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     from seqsweep.data.encoding import Length
     from seqsweep.data.labels import LabelSpec
 
+    if str(args.path).endswith((".yaml", ".yml")):
+        return _check_job(args.path)
     length = None if args.length is None else Length(to=args.length, pad=args.pad)
     ds = data.load(args.path, labels=args.labels, task=LabelSpec(args.task), length=length)
     print(data.format_summary(data.summary(ds)))
     return 0
 
 
+def _check_job(path: str) -> int:
+    """`seqsweep data check JOB.yaml`: the job's data as a sweep would prepare it, summarised (for windows on a
+    genome: its contigs, the peaks and negatives, their GC, and the chromosomes of each part)."""
+    from seqsweep import data
+    from seqsweep.config import load_job
+    from seqsweep.prepare import prepare_data
+
+    job = load_job(path)
+    prepared = prepare_data(job)
+    print(data.format_summary(data.summary(prepared.train)))
+    if job.data.genome is not None:
+        from seqsweep.data.peaks import describe
+
+        d = describe(prepared.train)
+        print(f"genome            {d['genome']}: {d['contigs']} contigs, {d['bases']:,} bases")
+        for name, g in d["gc"].items():
+            print(f"GC of {name:<11} {g['mean']:.3f} +- {g['sd']:.3f} over {g['rows']:,} windows ({100 * g['n_fraction']:.2f}% N)")
+    info = prepared.info
+    for key in ("train_chromosomes", "test_chromosomes"):
+        if info.get(key):
+            print(f"{key.replace('_', ' '):<17} {info[key]}")
+    for k in range(len(prepared.folds)):
+        if f"fold{k}_validation_chromosomes" in info:
+            print(f"fold {k} validates {info[f'fold{k}_validation_chromosomes']}")
+    if prepared.test is not None:
+        print(f"held out          {len(prepared.test):,} rows, {prepared.test.n_positive:,} positives")
+    return 0
+
+
 def cmd_data_synth(args: argparse.Namespace) -> int:
     from seqsweep import data
 
-    if args.task == "multilabel":
+    if args.task == "peaks":
+        from seqsweep.data.synth_genome import synth_genome
+
+        files = synth_genome(args.out, seed=args.seed)
+        print("wrote " + ", ".join(str(p) for p in files.values()))
+    elif args.task == "multilabel":
         ds = data.synth_multilabel(args.out, n=args.n, n_tasks=args.tasks, seed=args.seed)
         print(f"wrote {len(ds)} sequences with {ds.task.n_outputs} tasks ({ds.n_positive} positive labels) to {args.out}")
     elif args.task == "multiclass":

@@ -159,11 +159,22 @@ class Dataset:
 
     # --- sequence ---
 
-    def tokens(self, rows: np.ndarray | slice | None = None) -> np.ndarray:
-        """(B, L) uint8 tokens of `rows` (all rows when None), each read on its strand."""
+    def tokens(self, rows: np.ndarray | slice | None = None, shift: np.ndarray | None = None) -> np.ndarray:
+        """(B, L) uint8 tokens of `rows` (all rows when None), each read on its strand, its window moved by
+        `shift` bases when given (jitter; the caller keeps it inside the contig, see shift_bounds)."""
         rows = slice(None) if rows is None else rows
         rev = None if self.reverse is None else self.reverse[rows]
-        return self.store.gather(self.starts[rows], self.length, rev)
+        starts = self.starts[rows] if shift is None else self.starts[rows] + shift
+        return self.store.gather(starts, self.length, rev)
+
+    def shift_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """(N,) int64 each: how far each window can move left (<= 0) and right (>= 0) inside its contig.
+        Pre-cut rows (one store contig of rows) cannot move: their neighbours are other rows."""
+        if self.store.names == ("rows",) and self.store.cache is None:
+            zero = np.zeros(len(self), dtype=np.int64)
+            return zero, zero
+        c, _ = self.coordinates()
+        return self.store.offsets[c] - self.starts, self.store.offsets[c + 1] - self.length - self.starts
 
     def onehot(self, rows: np.ndarray | slice | None = None) -> np.ndarray:
         """(B, L, 4) uint8 one-hot of `rows`. For a few rows at a time: the trainer makes its float one-hot per

@@ -1,0 +1,122 @@
+"""A binary dataset from peaks on a reference genome, the way ChIP-seq and ATAC-seq data arrive.
+
+    ds = peak_dataset(genome="ref.fa", peaks="JUND.narrowPeak", window=1000,
+                      negatives=NegativesSpec(ratio=10, match="gc"), signal=SignalSpec(accessibility="dnase.bw"))
+
+Positives: a window centred on each peak's summit (narrowPeak) or centre. Negatives: drawn from the genome
+outside every peak and excluded region (seqsweep.data.intervals.sample_negatives), GC-matched and seeded, or
+read from a BED of your own. Every row is a window into the genome's token store: nothing is copied, and ids
+(`chr1:1000-2000`) are made from the coordinates when asked for. A bigWig gives each window's mean signal as
+its accessibility.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from seqsweep.data.dataset import Dataset
+from seqsweep.data.encoding import class_balancing_weights
+from seqsweep.data.genome import TokenStore, genome
+from seqsweep.data.intervals import flat_intervals, gc_and_n, peak_windows, read_bed, sample_negatives
+from seqsweep.data.validate import validate
+from seqsweep.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+def window_signal(path: str | Path, store: TokenStore, starts: np.ndarray, window: int) -> np.ndarray:
+    """The mean of a bigWig over each window, (N,) float32; 0 where it has no value. DataError for a file that
+    is not a bigWig or lacks a contig the windows are on."""
+    import pyBigWig
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such bigWig file")
+    try:
+        bw = pyBigWig.open(str(path))
+    except RuntimeError:
+        bw = None
+    if bw is None or not bw.isBigWig():
+        raise DataError(f"{path}: not a bigWig file")
+    try:
+        chroms = bw.chroms()
+        contig, pos = store.locate(starts)
+        out = np.zeros(len(starts), dtype=np.float32)
+        for c in np.unique(contig):
+            name = store.names[c]
+            alias = name if name in chroms else (name[3:] if name.startswith("chr") else "chr" + name)
+            if alias not in chroms:
+                raise DataError(f"{path}: has no contig {name!r} (windows lie on it; the bigWig has "
+                                f"{', '.join(list(chroms)[:6])}{' ...' if len(chroms) > 6 else ''})")
+            rows = np.flatnonzero(contig == c)
+            end = int(chroms[alias])
+            for i in rows:
+                s = int(pos[i])
+                if s >= end:
+                    continue
+                v = bw.stats(alias, s, min(s + window, end), type="mean")[0]
+                out[i] = 0.0 if v is None or not np.isfinite(v) else v
+        return out
+    finally:
+        bw.close()
+
+
+def peak_dataset(
+    genome_path: str | Path, peaks_path: str | Path, window: int, *, negatives=None, signal=None,
+    store: TokenStore | None = None,
+) -> Dataset:
+    """Positives on the peaks, negatives as `negatives` (a seqsweep.config.NegativesSpec) says; validated.
+
+    Raises DataError (one line naming the file and line) for the faults in seqsweep.data.intervals, a
+    negatives BED that overlaps no contig, and negatives that cannot be drawn (how many were found).
+    """
+    from seqsweep.config import NegativesSpec
+
+    negatives = negatives if negatives is not None else NegativesSpec()
+    store = store if store is not None else genome(genome_path)
+    peaks = read_bed(peaks_path)
+    pos = np.unique(peak_windows(peaks, store, window))
+    avoid = [flat_intervals(peaks, store)]
+    for bed in negatives.exclude:
+        avoid.append(flat_intervals(read_bed(bed), store))
+    if negatives.bed is not None:
+        neg = np.unique(peak_windows(read_bed(negatives.bed), store, window))
+        neg = np.setdiff1d(neg, pos)
+    else:
+        neg = sample_negatives(store, pos, window, ratio=negatives.ratio, match=None if negatives.match == "none" else "gc",
+                               avoid=avoid, max_n=negatives.max_n, seed=negatives.seed)
+    starts = np.concatenate([pos, neg])
+    order = np.argsort(starts, kind="stable")  # genome order: neighbouring windows together
+    starts = starts[order]
+    y = np.concatenate([np.ones(len(pos), np.uint8), np.zeros(len(neg), np.uint8)])[order]
+    a = None
+    if signal is not None:
+        a = window_signal(signal.accessibility, store, starts, window)
+    source = f"{peaks_path} on {store.source}"
+    ds = validate(Dataset(store=store, starts=starts, length=window, y=y, w=class_balancing_weights(y), a=a,
+                          source=source))
+    log.info("%s: %d peak windows and %d negatives of %d bp", source, len(pos), len(neg), window)
+    return ds
+
+
+def describe(ds: Dataset) -> dict:
+    """What `seqsweep data check` shows for windows on a genome: contigs, rows per class and their GC."""
+    gc, nf = gc_and_n(ds.store, ds.starts, ds.length)
+    contig, _ = ds.coordinates()
+    used = np.unique(contig)
+    out = {
+        "genome": ds.store.source,
+        "contigs": len(ds.store.names),
+        "bases": len(ds.store),
+        "contigs_with_windows": [ds.store.names[c] for c in used][:20],
+        "gc": {},
+    }
+    for label, name in ((1, "positives"), (0, "negatives")):
+        m = ds.y == label
+        if m.any():
+            out["gc"][name] = {"rows": int(m.sum()), "mean": float(gc[m].mean()), "sd": float(gc[m].std()),
+                               "n_fraction": float(nf[m].mean())}
+    return out

@@ -1,0 +1,125 @@
+"""A synthetic genome with peaks, the way ChIP-seq data arrive: genome.fa, peaks.narrowPeak, dnase.bigWig.
+
+    synth_genome("data/generated/peaks")   # 8 contigs, 24 Mb; ~1,500 AP-1 sites bound, called as narrowPeaks
+
+The genome is a patchwork of 100 kb isochores of GC content 0.35 to 0.55 (as mammalian genomes vary), with
+a run of N at each contig's start (an unassembled telomere). Bound sites are JASPAR MA0491.1 (JUND) sites,
+planted preferentially in GC-rich isochores, so a model that learns GC content alone separates peaks from
+unmatched negatives, and only one that learns the motif separates them from GC-matched ones. Each bound site
+becomes a MACS2-style narrowPeak row (a peak of 200-600 bp, summit near the site), and the bigWig's signal
+rises around it; unbound decoy sites (one core letter mutated) and open regions without a peak add noise.
+Same arguments -> byte-identical files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from seqsweep.data import motifs
+
+CONTIGS = 8
+CONTIG_BP = 3_000_000
+ISOCHORE = 100_000
+TELOMERE_N = 20_000
+SITES = 1_500
+DECOYS = 1_500
+BIN = 50  # bigWig bin
+
+
+def _write_fasta(path: Path, names: list[str], seqs: list[np.ndarray]) -> None:
+    letters = np.frombuffer(b"ACGTN", dtype=np.uint8)
+    with open(path, "wb") as f:
+        for name, codes in zip(names, seqs):
+            f.write(f">{name}\n".encode())
+            body = letters[codes]
+            n = len(body)
+            full = n // 60
+            lines = np.full((full, 61), ord("\n"), dtype=np.uint8)
+            lines[:, :60] = body[: full * 60].reshape(full, 60)
+            f.write(lines.tobytes())
+            if n % 60:
+                f.write(body[full * 60 :].tobytes() + b"\n")
+
+
+def synth_genome(out_dir: str | Path, *, seed: int = 0, contigs: int = CONTIGS, contig_bp: int = CONTIG_BP,
+                 sites: int = SITES) -> dict[str, Path]:
+    """Write genome.fa, peaks.narrowPeak and dnase.bigWig into `out_dir`; returns their paths."""
+    import pyBigWig
+
+    rng = np.random.default_rng(seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    names = [f"chr{i + 1}" for i in range(contigs)]
+    seqs, gc_of = [], []
+    for _ in names:
+        blocks = contig_bp // ISOCHORE
+        gc = rng.uniform(0.35, 0.55, blocks)
+        p = np.repeat(np.stack([(1 - gc) / 2, gc / 2, gc / 2, (1 - gc) / 2], 1), ISOCHORE, axis=0)  # (bp, 4)
+        u = rng.random(contig_bp)[:, None]
+        codes = (u > np.cumsum(p, 1)).sum(1).astype(np.uint8)  # inverse CDF per position
+        codes[:TELOMERE_N] = 4
+        seqs.append(codes)
+        gc_of.append(gc)
+
+    motif = motifs.MOTIFS["AP1"]
+    m = len(motif)
+
+    def place(k: int, weight_gc: bool) -> list[tuple[int, int]]:
+        """k (contig, position) pairs, spread out, preferring GC-rich isochores when weight_gc."""
+        w = np.concatenate([(g - 0.3) ** 2 if weight_gc else np.ones_like(g) for g in gc_of])
+        picks = rng.choice(len(w), size=k * 2, p=w / w.sum())
+        chosen, used = [], set()
+        for b in picks:
+            c, blk = divmod(int(b), contig_bp // ISOCHORE)
+            pos = blk * ISOCHORE + int(rng.integers(2_000, ISOCHORE - 2_000))
+            if pos < TELOMERE_N + 2_000 or (c, pos // 5_000) in used:
+                continue
+            used.add((c, pos // 5_000))
+            chosen.append((c, pos))
+            if len(chosen) == k:
+                break
+        return chosen
+
+    bound = place(sites, weight_gc=True)
+    decoys = place(DECOYS, weight_gc=False)
+    site_codes = motifs.sample(rng, motif, len(bound) + len(decoys))
+    flip = rng.random(len(site_codes)) < 0.5
+    site_codes[flip] = motifs.reverse_complement(site_codes[flip])
+    core = motif.informative()
+    for i, (c, pos) in enumerate(decoys):  # a decoy: one informative letter changed, so it no longer binds
+        j = int(core[rng.integers(len(core))])
+        s = site_codes[len(bound) + i]
+        s[j] = (s[j] + int(rng.integers(1, 4))) % 4
+    for (c, pos), s in zip(bound + decoys, site_codes):
+        keep = s != motifs.KEEP
+        seqs[c][pos : pos + m][keep] = s[keep]
+
+    _write_fasta(out / "genome.fa", names, seqs)
+
+    rows = []
+    for c, pos in sorted(bound):
+        width = int(rng.integers(200, 600))
+        summit = pos + m // 2 + int(rng.integers(-20, 21))
+        start = max(0, summit - int(rng.integers(width // 4, 3 * width // 4)))
+        end = min(contig_bp, start + width)
+        score = int(rng.integers(100, 1000))
+        signal = float(rng.uniform(5, 50))
+        rows.append(f"{names[c]}\t{start}\t{end}\tpeak_{len(rows) + 1}\t{score}\t.\t{signal:.2f}\t{signal / 3:.2f}\t"
+                    f"{signal / 4:.2f}\t{summit - start}\n")
+    (out / "peaks.narrowPeak").write_text("".join(rows))
+
+    bw = pyBigWig.open(str(out / "dnase.bigWig"), "w")
+    bw.addHeader([(n, contig_bp) for n in names])
+    centres = {c: np.array(sorted(p for cc, p in bound if cc == c)) for c in range(contigs)}
+    for c, name in enumerate(names):
+        bins = np.arange(0, contig_bp, BIN)
+        value = rng.gamma(1.0, 0.3, len(bins))
+        for p in centres[c]:
+            lo, hi = max(0, (p - 500) // BIN), min(len(bins), (p + 500) // BIN)
+            value[lo:hi] += rng.uniform(1.5, 4.0) * np.exp(-(((bins[lo:hi] - p) / 250.0) ** 2))
+        value[: TELOMERE_N // BIN] = 0.0
+        bw.addEntries(name, 0, values=value.astype(np.float64).tolist(), span=BIN, step=BIN)
+    bw.close()
+    return {"genome": out / "genome.fa", "peaks": out / "peaks.narrowPeak", "signal": out / "dnase.bigWig"}
