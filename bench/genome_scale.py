@@ -2,6 +2,7 @@
 
     python bench/genome_scale.py memory   [--genome-mb 200] [--sizes 100000 1000000 4000000] [--old REV]
     python bench/genome_scale.py next_base [--genome-mb 50]
+    python bench/genome_scale.py datapath [--archs cnn deepbind lstm cnn_bilstm] [--reps 4]
 
 `memory`: a synthetic genome FASTA (uniform random bases, 4 contigs) is written under /tmp and cached as
 tokens; for each size N, N windows of 1,000 bp are drawn at random over it with 10% positives, and one trial's
@@ -15,6 +16,12 @@ trainer's float32 copy of it) where it fits in memory (N * L * 20 bytes under 60
 `next_base`: a synthetic genome of `--genome-mb` Mb, a next_base job at stride 1 (every position a window),
 with a data budget (train.windows_per_epoch, train.validation_windows), run as a real sweep (Ray Tune, Optuna,
 MLflow) in a private home; reports the windows, the driver's peak RSS and the wall time.
+
+`datapath`: the data path alone, on JUND (101 bp, 34,527 rows), in one process: one CVTrainer's fold 0 trains an
+epoch and scores its validation rows with batches made from the token store (the working tree) and with batches
+indexed from a float32 (N, 4, L) copy of the data made once (the path before the token store), interleaved
+(A B, B A, ...) on the same models, fastest repeat kept. Everything else (models, optimizer, metrics) is the
+same code, so the ratio is the data path's cost. bench/compare_commits.py compares whole commits instead.
 
 Results: bench/results/genome_scale.json (each subcommand replaces its own entry).
 """
@@ -226,6 +233,41 @@ def cmd_next_base(args) -> int:
     return out.returncode
 
 
+def cmd_datapath(args) -> int:
+    import torch
+
+    from common import jund_or_synthetic
+    from seqsweep import cv
+    from seqsweep.ensemble import onehot_to_tensor
+    from seqsweep.train import CVTrainer, TrainConfig
+
+    torch.set_num_threads(1)
+    ds, source = jund_or_synthetic()
+    folds = cv.make_folds(ds.y, 5, seed=0)
+    rows = {}
+    for arch in args.archs:
+        t = CVTrainer(ds, folds, TrainConfig(arch, {}, epochs=args.reps + 1), num_threads=1)
+        X = onehot_to_tensor(ds.X, t.device)  # (N, 4, L) float32: what the trainer used to hold
+        tokens_x = t._x
+        variants = {"float32 copy": lambda r, shift=None: X[r], "token store": tokens_x}
+        times: dict[str, list[float]] = {k: [] for k in variants}
+        for rep in range(args.reps):
+            for name in (list(variants) if rep % 2 == 0 else list(variants)[::-1]):
+                t._x = variants[name]
+                t0 = time.perf_counter()
+                t._train_fold(0)
+                t._val_logits(0)
+                times[name].append(time.perf_counter() - t0)
+        best = {k: min(v) for k, v in times.items()}
+        rows[arch] = {"best_s": best, "throughput_ratio_tokens_over_copy": best["float32 copy"] / best["token store"],
+                      "runs": times}
+        say(f"{arch:10s} float32 copy {best['float32 copy']:6.2f} s  token store {best['token store']:6.2f} s  "
+            f"throughput ratio {rows[arch]['throughput_ratio_tokens_over_copy']:.3f}")
+    _save("datapath", {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "data": str(source),
+                       "load_average": loadavg(), "archs": rows})
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="bench/genome_scale.py", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -238,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     nb = sub.add_parser("next_base")
     nb.add_argument("--genome-mb", type=int, default=50)
     nb.set_defaults(func=cmd_next_base)
+    dp = sub.add_parser("datapath")
+    dp.add_argument("--archs", nargs="+", default=["cnn", "deepbind", "lstm", "cnn_bilstm"])
+    dp.add_argument("--reps", type=int, default=4)
+    dp.set_defaults(func=cmd_datapath)
     args = p.parse_args(argv)
     return args.func(args)
 

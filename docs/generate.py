@@ -273,6 +273,16 @@ def genome_scale_md(doc: dict[str, Any]) -> str:
             out.append(f"| {r['n']:,} | {r['path']} | {r['rss_after_trainer_mib'] / 1024:.2f} GiB | {r['peak_rss_mib'] / 1024:.2f} GiB | "
                        f"{r['private_mib'] / 1024:.2f} GiB | {r['shared_file_mib']:.0f} MiB | {r['windows_per_s']:,.0f} |")
         out.append("")
+    dp = doc.get("datapath")
+    if dp:
+        out += [f"The data path alone on {dp['data']} (measured {dp['date']}, load {dp['load_average']}): fold 0's epoch and "
+                "validation with each batch made from the token store against batches indexed from a float32 copy of "
+                "the data, interleaved in one process on the same models (fastest of the repeats):", "",
+                "| architecture | float32 copy | token store | throughput, token store / copy |", "|---|---:|---:|---:|"]
+        for arch, r in dp["archs"].items():
+            out.append(f"| {arch} | {r['best_s']['float32 copy']:.2f} s | {r['best_s']['token store']:.2f} s | "
+                       f"{r['throughput_ratio_tokens_over_copy']:.3f} x |")
+        out.append("")
     nb = doc.get("next_base")
     if nb:
         out += [f"next_base at stride 1 over a {nb['genome_bases'] / 1e6:.0f} Mb genome FASTA, a real sweep "

@@ -20,7 +20,9 @@ def test_shipped_jobs_validate(path, monkeypatch):
     job = load_job(path)
     assert isinstance(job, JobSpec)
     assert job.search_space.is_absolute() and job.search_space.is_file()
-    assert job.data.train.is_absolute()
+    assert (job.data.train or job.data.peaks).is_absolute()
+    if job.data.peaks is not None:
+        assert job.data.genome.is_absolute() and job.data.signal.accessibility.is_absolute()
 
 
 MINIMAL = "name: t\ndata: {train: d}\nsearch_space: search_spaces/quick.yaml\n"
@@ -38,6 +40,12 @@ MINIMAL = "name: t\ndata: {train: d}\nsearch_space: search_spaces/quick.yaml\n"
         ("name: t\nsearch_space: s.yaml\n", "'data': required key is missing"),
         (MINIMAL.replace("data: {train: d}", "data: {train: d, test: t, holdout: {fraction: 0.2}}"), "not both"),
         (MINIMAL + "data: {train: e}\n", "key 'data' appears twice"),
+        (MINIMAL.replace("data: {train: d}", "data: {genome: g.fa}"), "give 'train' (a dataset) or 'genome' and 'peaks'"),
+        (MINIMAL.replace("data: {train: d}", "data: {genome: g.fa, peaks: p.bed}"), "'peaks' needs 'genome' (a FASTA) and 'window'"),
+        (MINIMAL.replace("data: {train: d}", "data: {train: d, window: 100}"), "'window' is for 'peaks' on a genome"),
+        (MINIMAL.replace("data: {train: d}", "data: {genome: g.fa, peaks: p.bed, window: 9, negatives: {match: at}}"),
+         "'data.negatives.match'"),
+        (MINIMAL + "cv: {group_by: contig}\n", "'cv.group_by'"),
         ("name: [unclosed\n", "malformed YAML"),
         ("- just\n- a list\n", "must be a mapping"),
     ],

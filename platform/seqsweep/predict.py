@@ -148,6 +148,69 @@ def predict_file(
     return metrics
 
 
+def predict_regions(
+    model_uri: str,
+    genome_path: str | Path,
+    regions: str | Path,
+    out_path: str | Path,
+    *,
+    signal: str | Path | None = None,
+    batch_size: int = 8192,
+    progress: bool = True,
+    tracking_uri: str | None = None,
+) -> int:
+    """Score the regions of a BED (or narrowPeak) file on a genome: a window of the model's length centred on
+    each region's summit or centre, read from the genome's token cache, through the served model. Writes a CSV
+    with chrom, start, end, name, window_start, window_end and the model's output columns; returns the rows.
+
+    signal: a bigWig whose window means are the accessibility a model trained with it needs.
+    Raises DataError (naming the file and line) for a region on a contig the genome lacks or past its end,
+    RegistryError when the model cannot be loaded.
+    """
+    from tqdm.auto import tqdm
+
+    from seqsweep.data.encoding import decode_tokens
+    from seqsweep.data.genome import genome
+    from seqsweep.data.intervals import peak_windows, read_bed
+
+    if batch_size < 1:
+        raise DataError(f"batch_size must be >= 1, got {batch_size}")
+    out_path = Path(out_path)
+    store = genome(genome_path)
+    iv = read_bed(regions)  # DataError on a bad file, before the model loads
+    model = registry.load_model(model_uri, tracking_uri)
+    ensemble = _seqsweep_ensemble(model)
+    if ensemble is None:
+        raise DataError(f"{model_uri}: --genome/--regions needs a seqsweep model (its window length is read from it)")
+    L = ensemble.seq_len
+    starts = peak_windows(iv, store, L)
+    a = None
+    if ensemble.use_accessibility:
+        if signal is None:
+            raise DataError(f"{model_uri}: the model was trained with accessibility: pass --signal (a bigWig)")
+        from seqsweep.data.peaks import window_signal
+
+        a = window_signal(signal, store, starts, L)
+    contig, pos = store.locate(starts)
+    parts = []
+    n = len(starts)
+    with tqdm(total=n, unit="region", desc="predict", disable=not progress or n <= batch_size, file=sys.stderr) as bar:
+        for lo in range(0, n, batch_size):
+            batch = pd.DataFrame({"sequence": decode_tokens(store.gather(starts[lo : lo + batch_size], L))})
+            if a is not None:
+                batch["accessibility"] = a[lo : lo + batch_size].astype(np.float64)
+            parts.append(pd.DataFrame(model.predict(batch)))
+            bar.update(len(batch))
+    result = pd.concat([
+        pd.DataFrame({"chrom": iv.chrom, "start": iv.start, "end": iv.end, "name": iv.name,
+                      "window_chrom": np.asarray(store.names)[contig], "window_start": pos, "window_end": pos + L}),
+        pd.concat(parts, ignore_index=True),
+    ], axis=1)
+    _write_atomically(result, out_path)
+    log.info("wrote %d region predictions to %s", n, out_path)
+    return n
+
+
 def serve_command(model_uri: str, port: int = 5001, host: str = "127.0.0.1") -> list[str]:
     """argv of `mlflow models serve` for `model_uri` in this environment (no new virtualenv: --env-manager
     local). A models:/ URI is resolved through $MLFLOW_TRACKING_URI, which the caller's environment must hold.

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from seqsweep import processes, store
-from seqsweep.errors import SeqsweepError
+from seqsweep.errors import ConfigError, SeqsweepError
 
 
 def err(msg: str) -> None:
@@ -190,6 +190,13 @@ def cmd_promote(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from seqsweep import predict
 
+    if (args.input is None) == (args.genome is None and args.regions is None) or (args.genome is None) != (args.regions is None):
+        raise ConfigError("predict: give --input FILE, or --genome FASTA with --regions BED")
+    if args.genome is not None:
+        n = predict.predict_regions(args.model, args.genome, args.regions, args.out, signal=args.signal,
+                                    batch_size=args.batch_size, progress=not args.quiet)
+        print(f"wrote {args.out} ({n:,} regions)")
+        return 0
     metrics = predict.predict_file(args.model, args.input, args.out, batch_size=args.batch_size,
                                    progress=not args.quiet)
     print(f"wrote {args.out}")
