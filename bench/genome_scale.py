@@ -3,6 +3,7 @@
     python bench/genome_scale.py memory   [--genome-mb 200] [--sizes 100000 1000000 4000000] [--old REV]
     python bench/genome_scale.py next_base [--genome-mb 50]
     python bench/genome_scale.py datapath [--archs cnn deepbind lstm cnn_bilstm] [--reps 4]
+    python bench/genome_scale.py loader [--genome-mb 200]
 
 `memory`: a synthetic genome FASTA (uniform random bases, 4 contigs) is written under /tmp and cached as
 tokens; for each size N, N windows of 1,000 bp are drawn at random over it with 10% positives, and one trial's
@@ -22,6 +23,11 @@ epoch and scores its validation rows with batches made from the token store (the
 indexed from a float32 (N, 4, L) copy of the data made once (the path before the token store), interleaved
 (A B, B A, ...) on the same models, fastest repeat kept. Everything else (models, optimizer, metrics) is the
 same code, so the ratio is the data path's cost. bench/compare_commits.py compares whole commits instead.
+
+`loader`: windows per second the data path feeds a trainer at 1,000 bp over the genome's memory-mapped cache
+(batches of 256 random windows, each shifted by up to 20 bases (train.jitter) and half of them reverse-
+complemented, made one-hot on the CPU), against the windows per second one deepbind fold model trains on
+(the job defaults, float32, 1 thread): the loader must never be the bottleneck.
 
 Results: bench/results/genome_scale.json (each subcommand replaces its own entry).
 """
@@ -268,6 +274,55 @@ def cmd_datapath(args) -> int:
     return 0
 
 
+def cmd_loader(args) -> int:
+    import torch
+
+    from seqsweep.data import Dataset
+    from seqsweep.data.encoding import class_balancing_weights
+    from seqsweep.ensemble import tokens_to_tensor
+    from seqsweep.models import create_model
+
+    torch.set_num_threads(1)
+    _, store, _ = _genome(args.genome_mb)
+    rng = np.random.default_rng(0)
+    n, B, jitter = 200_000, 256, 20
+    starts = np.sort(rng.integers(jitter, len(store) - L - jitter, n)).astype(np.int64)
+    y = (rng.random(n) < 0.1).astype(np.uint8)
+    ds = Dataset(store=store, starts=starts, length=L, y=y, w=class_balancing_weights(y))
+    lo, hi = ds.shift_bounds()
+    cpu = torch.device("cpu")
+
+    def batch(rows):
+        shift = np.clip(rng.integers(-jitter, jitter + 1, len(rows)), lo[rows], hi[rows])
+        x = tokens_to_tensor(ds.tokens(rows, shift), cpu)
+        flip = torch.from_numpy(rng.random(len(rows)) < 0.5)
+        return torch.where(flip[:, None, None], x.flip(-2, -1), x)
+
+    order = rng.permutation(n)
+    t0 = time.perf_counter()
+    k = 0
+    while time.perf_counter() - t0 < 10 and (k + 1) * B <= n:
+        batch(order[k * B : (k + 1) * B])
+        k += 1
+    loader = k * B / (time.perf_counter() - t0)
+    model = create_model("deepbind", seq_len=L)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    xs = [batch(order[i * B : (i + 1) * B]) for i in range(6)]
+    t0 = time.perf_counter()
+    for x in xs:
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x).reshape(-1), torch.zeros(B))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    trainer = len(xs) * B / (time.perf_counter() - t0)
+    say(f"loader {loader:,.0f} windows/s (1 kb, jitter {jitter}, RC); deepbind trains {trainer:,.0f} windows/s: "
+        f"the loader is {loader / trainer:.0f}x faster")
+    _save("loader", {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "window": L, "batch": B,
+                     "jitter": jitter, "loader_windows_per_s": loader, "deepbind_train_windows_per_s": trainer,
+                     "load_average": loadavg()})
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="bench/genome_scale.py", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -280,6 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     nb = sub.add_parser("next_base")
     nb.add_argument("--genome-mb", type=int, default=50)
     nb.set_defaults(func=cmd_next_base)
+    ld = sub.add_parser("loader")
+    ld.add_argument("--genome-mb", type=int, default=200)
+    ld.set_defaults(func=cmd_loader)
     dp = sub.add_parser("datapath")
     dp.add_argument("--archs", nargs="+", default=["cnn", "deepbind", "lstm", "cnn_bilstm"])
     dp.add_argument("--reps", type=int, default=4)

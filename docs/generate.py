@@ -283,6 +283,12 @@ def genome_scale_md(doc: dict[str, Any]) -> str:
             out.append(f"| {arch} | {r['best_s']['float32 copy']:.2f} s | {r['best_s']['token store']:.2f} s | "
                        f"{r['throughput_ratio_tokens_over_copy']:.3f} x |")
         out.append("")
+    ld = doc.get("loader")
+    if ld:
+        out += [f"Loader (measured {ld['date']}, load {ld['load_average']}): {ld['loader_windows_per_s']:,.0f} windows/s of "
+                f"{ld['window']} bp (batches of {ld['batch']}, jitter {ld['jitter']}, half reverse-complemented) from the "
+                f"memory-mapped genome, against {ld['deepbind_train_windows_per_s']:,.0f} windows/s that one deepbind fold "
+                f"model trains on: the loader is {ld['loader_windows_per_s'] / ld['deepbind_train_windows_per_s']:.0f}x faster.", ""]
     nb = doc.get("next_base")
     if nb:
         out += [f"next_base at stride 1 over a {nb['genome_bases'] / 1e6:.0f} Mb genome FASTA, a real sweep "
