@@ -33,6 +33,8 @@ def strata(y: np.ndarray, w: np.ndarray | None, task: Task) -> np.ndarray:
     """(N,) labels to stratify folds on: the label (binary), the class (multiclass, next_base), or whether a
     row has any positive label (multilabel: there is no joint stratification of T tasks in sklearn, and
     spreading the rows that carry positives keeps every fold's tasks scorable)."""
+    if task.type == "multilabel" and hasattr(y, "any_positive"):  # sparse labels: every label measured
+        return y.any_positive().astype(np.int64)
     y = np.asarray(y)
     if task.type == "multilabel":
         measured = np.ones(y.shape, dtype=bool) if w is None else np.asarray(w) > 0

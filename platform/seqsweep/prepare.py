@@ -19,6 +19,7 @@ from seqsweep import cv, data, store
 from seqsweep.config import JobSpec
 from seqsweep.data.encoding import Length, multilabel_weights
 from seqsweep.data.labels import LabelSpec
+from seqsweep.data.sparse import TaskWeights, is_sparse
 from seqsweep.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,8 @@ def _generate(job: JobSpec) -> None:
 def _balanced(ds: data.Dataset) -> bool:
     """True when the weights are class-balancing (each class, per task, holds an equal share of the weight),
     as in the JUND shards or when seqsweep made them."""
+    if is_sparse(ds.y):
+        return True  # TaskWeights are class-balancing by construction
     y, w = np.asarray(ds.y), np.asarray(ds.w, dtype=np.float64)
     if ds.task.type == "multilabel":
         for t in range(y.shape[1]):
@@ -86,7 +89,9 @@ def _balanced(ds: data.Dataset) -> bool:
 def _rebalanced(ds: data.Dataset) -> data.Dataset:
     # A subset changes the class ratio a little; class-balancing weights must then be recomputed, or
     # "always positive" stops scoring 0.5 (docs/design.md#subsets).
-    if ds.task.type == "multilabel":
+    if is_sparse(ds.y):
+        w = TaskWeights.balanced(ds.y)
+    elif ds.task.type == "multilabel":
         w = multilabel_weights(ds.y, np.asarray(ds.w) > 0)
     else:
         w = data.class_balancing_weights(ds.y)
@@ -159,7 +164,11 @@ def _unscorable(ds: data.Dataset, folds) -> list[str]:
 
     ever = np.zeros(ds.task.n_outputs, dtype=bool)
     for _, va in folds:
-        ever |= scorable_tasks(ds.y[va], ds.w[va])
+        if is_sparse(ds.y):
+            pos = ds.y[va].positives()
+            ever |= (pos > 0) & (pos < len(va))
+        else:
+            ever |= scorable_tasks(ds.y[va], ds.w[va])
     return [n for n, ok in zip(ds.task.names, ever) if not ok]
 
 

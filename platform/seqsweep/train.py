@@ -32,6 +32,7 @@ from torch import nn
 from seqsweep.allocator import keep_freed_memory
 from seqsweep.config import TrainKnobs, TrainSpec
 from seqsweep.data.dataset import Dataset
+from seqsweep.data.sparse import is_sparse
 from seqsweep.ensemble import EVAL_BATCH_SIZE, activation, predict_proba, span_mask, strand_logits, tokens_to_tensor
 from seqsweep.errors import ConfigError
 from seqsweep.metrics import task_scores, top_k
@@ -194,8 +195,13 @@ class CVTrainer:
         self.data = dataset
         self.seq_len = dataset.seq_len
         y_dtype = torch.long if task.single_label else torch.float32
-        self.y = torch.as_tensor(np.asarray(dataset.y), dtype=y_dtype, device=self.device)  # (N,) or (N, T)
-        self.w = torch.as_tensor(np.asarray(dataset.w), dtype=torch.float32, device=self.device)  # y's shape
+        # sparse multilabel targets (seqsweep.data.sparse) stay sparse: each batch's rows are made dense
+        self._sparse = is_sparse(dataset.y)
+        if self._sparse:
+            self.y = self.w = None
+        else:
+            self.y = torch.as_tensor(np.asarray(dataset.y), dtype=y_dtype, device=self.device)  # (N,) or (N, T)
+            self.w = torch.as_tensor(np.asarray(dataset.w), dtype=torch.float32, device=self.device)  # y's shape
         self.a = (
             torch.as_tensor(np.asarray(dataset.a), dtype=torch.float32, device=self.device)
             if config.use_accessibility
@@ -211,10 +217,13 @@ class CVTrainer:
                 )
             self._shift_bounds = dataset.shift_bounds()
         # numpy copies of labels and weights for the metrics (seqsweep.metrics works on numpy)
-        self._y_np = np.asarray(dataset.y)
-        self._w_np = np.asarray(dataset.w, dtype=np.float64)
+        self._y_np = dataset.y if self._sparse else np.asarray(dataset.y)
+        self._w_np = dataset.w if self._sparse else np.asarray(dataset.w, dtype=np.float64)
         self._weighted_sampling = config.sampling == "weighted"
-        row_weight = self._w_np if self._w_np.ndim == 1 else self._w_np.sum(1)  # a row's weight over its tasks
+        if self._sparse:
+            row_weight = dataset.w.row_weights()
+        else:
+            row_weight = self._w_np if self._w_np.ndim == 1 else self._w_np.sum(1)  # a row's weight over its tasks
 
         self.train_idx: list[torch.Tensor] = []
         self._w_mean: list[float] = []
@@ -357,6 +366,11 @@ class CVTrainer:
             if mask is not None:
                 mask = torch.where(flip[:, None], mask.flip(-1), mask)
         a = self.a[rows] if self.a is not None else None
+        if self._sparse:
+            r = rows.cpu().numpy()
+            y = torch.from_numpy(self._y_np.dense(r)).to(self.device, torch.float32)  # (B, T)
+            w = torch.from_numpy(self._w_np.dense(r)).to(self.device)
+            return x, y, w, a, mask
         y = self.y[rows]
         w = torch.ones_like(self.w[rows]) if self._weighted_sampling else self.w[rows]  # drawn by weight: count once
         return x, y, w, a, mask

@@ -148,6 +148,8 @@ class Dataset:
         if self.task.single_label:
             return 0
         if self.task.type == "multilabel":
+            if hasattr(self.y, "positives"):  # sparse labels (seqsweep.data.sparse): every label measured
+                return self.y.sum()
             return int(((self.y == 1) & (self.w > 0)).sum())
         return int(self.y.sum())
 

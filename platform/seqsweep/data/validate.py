@@ -14,6 +14,7 @@ import numpy as np
 
 from seqsweep.data.dataset import Dataset
 from seqsweep.data.genome import TOKEN_N
+from seqsweep.data.sparse import SparseLabels, TaskWeights
 from seqsweep.errors import DataError
 
 
@@ -94,6 +95,30 @@ def _check_spans(spans, n: int, L: int, src: str) -> np.ndarray | None:
     return s.astype(np.int32)
 
 
+def _validate_sparse(ds: Dataset, n: int, src: str) -> Dataset:
+    """Multilabel targets held sparsely (seqsweep.data.sparse): shapes, task indices, weights, one learnable task."""
+    y, w = ds.y, ds.w
+    if ds.task.type != "multilabel" or not isinstance(w, TaskWeights):
+        raise DataError(f"{src}: sparse labels are multilabel, with TaskWeights")
+    if y.shape != (n, ds.task.n_outputs):
+        raise DataError(f"{src}: multilabel y must have shape ({n}, {ds.task.n_outputs}) (one column per task), got {y.shape}")
+    if len(y.indices) and (y.indices.min() < 0 or y.indices.max() >= y.n_tasks):
+        raise DataError(f"{src}: sparse labels name a task outside 0..{y.n_tasks - 1}")
+    if not (np.isfinite(w.w_pos).all() and np.isfinite(w.w_neg).all() and (w.w_pos >= 0).all() and (w.w_neg >= 0).all()):
+        raise DataError(f"{src}: task weights must be finite and >= 0")
+    pos = y.positives()
+    if not ((pos > 0) & (pos < n)).any():
+        raise DataError(f"{src}: no task holds both labels 0 and 1 among its measured rows: nothing to learn")
+    a = None
+    if ds.a is not None:
+        a = _column("a", ds.a, n, src).astype(np.float64)
+        if not np.isfinite(a).all():
+            i = _first(~np.isfinite(a))
+            raise DataError(f"{src}: row {i}: accessibility must be finite, got {_fmt(a[i])}")
+        a = a.astype(np.float32)
+    return ds.replace(a=a)
+
+
 def validate(ds: Dataset) -> Dataset:
     """Check `ds` and return it with canonical dtypes.
 
@@ -116,6 +141,8 @@ def validate(ds: Dataset) -> Dataset:
     if ds.starts.min() < 0 or ends.max() > len(ds.store):
         i = _first((ds.starts < 0) | (ends > len(ds.store)))
         raise DataError(f"{src}: row {i}: window [{ds.starts[i]}, {ends[i]}) lies outside the {len(ds.store):,} bases of its store")
+    if isinstance(ds.y, SparseLabels):
+        return _validate_sparse(ds, n, src)
     y = _check_y(ds, n, src)
 
     w = np.asarray(ds.w)
@@ -167,8 +194,9 @@ def validate(ds: Dataset) -> Dataset:
 
 def summary(ds: Dataset) -> dict[str, Any]:
     """Counts a user checks first: rows, length, classes (or tasks), weight per class, share of N positions."""
-    y = np.asarray(ds.y)
-    w = np.asarray(ds.w, dtype=np.float64)
+    sparse = isinstance(ds.y, SparseLabels)
+    y = None if sparse else np.asarray(ds.y)
+    w = None if sparse else np.asarray(ds.w, dtype=np.float64)
     out: dict[str, Any] = {
         "source": ds.source,
         "task": ds.task.type,
@@ -189,6 +217,8 @@ def summary(ds: Dataset) -> dict[str, Any]:
             "weight_positive": float(wr[yr == 1].sum()),
             "weight_negative": float(wr[yr == 0].sum()),
         })
+    elif ds.task.type == "multilabel" and isinstance(ds.y, SparseLabels):
+        out["tasks"] = {name: {"positives": int(p), "measured": len(ds)} for name, p in zip(ds.task.names, ds.y.positives())}
     elif ds.task.type == "multilabel":
         measured = w > 0
         out["tasks"] = {
@@ -256,7 +286,11 @@ def fingerprint(ds: Dataset) -> str:
         h.update(np.ascontiguousarray(ds.starts).tobytes())
         if ds.reverse is not None:
             h.update(np.packbits(ds.reverse).tobytes())
-    for name in ("y", "w", "a", "spans"):
+    if isinstance(ds.y, SparseLabels):
+        for arr in (ds.y.indptr, ds.y.indices, ds.w.w_pos, ds.w.w_neg):
+            h.update(f"{arr.dtype.str}:{arr.shape};".encode())
+            h.update(np.ascontiguousarray(arr).tobytes())
+    for name in ("a", "spans") if isinstance(ds.y, SparseLabels) else ("y", "w", "a", "spans"):
         arr = getattr(ds, name)
         if arr is None:
             if name != "spans":  # fixed-length data prints as it did before spans existed
