@@ -22,7 +22,8 @@ def test_shipped_jobs_validate(path, monkeypatch):
     assert job.search_space.is_absolute() and job.search_space.is_file()
     assert (job.data.train or job.data.peaks).is_absolute()
     if job.data.peaks is not None:
-        assert job.data.genome.is_absolute() and job.data.signal.accessibility.is_absolute()
+        assert job.data.genome.is_absolute()
+        assert job.data.signal is None or job.data.signal.accessibility.is_absolute()
 
 
 MINIMAL = "name: t\ndata: {train: d}\nsearch_space: search_spaces/quick.yaml\n"

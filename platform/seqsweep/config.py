@@ -56,6 +56,18 @@ class NegativesSpec(_Strict):
     bed: Path | None = None
 
 
+class BinsSpec(_Strict):
+    """Multilabel peaks (a folder or a mapping of BED files): windows every `stride` bases, labelled per target
+    by its peaks covering >= `overlap` of the window's central `bin` bases (DeepSEA: 1,000-bp windows around
+    200-bp bins, half covered); `over: peaks` keeps windows that overlap some peak, `genome` all of them."""
+
+    stride: int = Field(200, ge=1)
+    bin: int = Field(200, ge=1)
+    overlap: float = Field(0.5, gt=0, le=1)
+    over: Literal["peaks", "genome"] = "peaks"
+    max_n: float = Field(0.1, ge=0, le=1)
+
+
 class SignalSpec(_Strict):
     """A bigWig whose mean over each window is the window's accessibility (train.use_accessibility)."""
 
@@ -82,9 +94,11 @@ class DataSpec(_Strict):
     length: LengthSpec | None = None
     # peaks on a reference genome (instead of `train`)
     genome: Path | None = None
-    peaks: Path | None = None
+    # one BED/narrowPeak file (binary), or a folder of them or a mapping {target: file} (multilabel, binned)
+    peaks: Path | dict[str, Path] | None = None
     window: int | None = Field(None, ge=1)
     negatives: NegativesSpec | None = None
+    bins: BinsSpec | None = None
     signal: SignalSpec | None = None
 
     @model_validator(mode="after")
@@ -102,7 +116,7 @@ class DataSpec(_Strict):
                 if getattr(self, key) is not None:
                     raise ValueError(f"'{key}' is for a 'train' dataset, not for 'peaks' on a genome")
         else:
-            for key in ("window", "negatives", "signal"):
+            for key in ("window", "negatives", "signal", "bins"):
                 if getattr(self, key) is not None:
                     raise ValueError(f"'{key}' is for 'peaks' on a genome; this job has none")
         return self
@@ -396,7 +410,8 @@ def load_job(path: str | Path, overrides: list[str] | None = None) -> JobSpec:
             "labels": _absolute(job.data.labels, base),
             "test": _absolute(job.data.test, base),
             "genome": _absolute(job.data.genome, base),
-            "peaks": _absolute(job.data.peaks, base),
+            "peaks": {k: _absolute(v, base) for k, v in job.data.peaks.items()} if isinstance(job.data.peaks, dict)
+            else _absolute(job.data.peaks, base),
             "negatives": None if job.data.negatives is None else job.data.negatives.model_copy(update={
                 "exclude": [_absolute(p, base) for p in job.data.negatives.exclude],
                 "bed": _absolute(job.data.negatives.bed, base)}),

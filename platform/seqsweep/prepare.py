@@ -120,11 +120,31 @@ def _windows(job: JobSpec, path, labels=None) -> data.Dataset:
     )
 
 
+def _multitarget(spec) -> bool:
+    return isinstance(spec.peaks, dict) or Path(spec.peaks).is_dir()
+
+
 def _load_peaks(job: JobSpec) -> data.Dataset:
-    """Binary windows on a genome's peaks, negatives drawn from the rest (seqsweep.data.peaks)."""
+    """Binary windows on a genome's peaks, negatives drawn from the rest (seqsweep.data.peaks); or, for a folder
+    or mapping of peak files, DeepSEA-style binned multilabel targets (seqsweep.data.bins)."""
     from seqsweep.data.peaks import peak_dataset
 
     spec = job.data
+    if _multitarget(spec):
+        from seqsweep.data.bins import binned_dataset
+
+        if job.task.type != "multilabel":
+            raise ConfigError(f"{job.source}: 'data.peaks' names several targets (a folder or a mapping): set task.type: multilabel")
+        if spec.negatives is not None:
+            raise ConfigError(f"{job.source}: 'data.negatives' is for one peak file; binned targets take their negatives from the other targets' bins")
+        ds = binned_dataset(spec.genome, spec.peaks, spec.window, bins=spec.bins)
+        if spec.signal is not None:
+            from seqsweep.data.peaks import window_signal
+
+            ds = ds.replace(a=window_signal(spec.signal.accessibility, ds.store, ds.starts, ds.length))
+        return ds
+    if spec.bins is not None:
+        raise ConfigError(f"{job.source}: 'data.bins' is for several targets (data.peaks a folder or a mapping)")
     if job.task.type != "binary":
         raise ConfigError(f"{job.source}: 'data.peaks' makes binary data (peaks against the rest of the genome); "
                           f"task.type is {job.task.type}")
@@ -181,17 +201,23 @@ def _generate_peaks(job: JobSpec) -> None:
     """The synthetic genome, peaks and bigWig of jobs/peaks.yaml, on first use (data.synthetic)."""
     from seqsweep.data.synth_genome import synth_genome
 
+    from seqsweep.data.synth_genome import synth_targets
+
     spec, syn = job.data, job.data.synthetic
-    out = spec.peaks.parent
+    folder = job.task.type == "multilabel"  # data.peaks names a folder of targets
+    out = spec.peaks if folder else spec.peaks.parent
     if not out.resolve().is_relative_to(store.generated_data_dir()):
         raise DataError(f"{spec.peaks}: no such file (data.synthetic generates data only under {store.generated_data_dir()}/)")
     log.info("generating the synthetic genome, peaks and signal into %s", out)
-    synth_genome(out, seed=syn.seed)
+    if folder:
+        synth_targets(out.parent, seed=syn.seed)  # genome.fa beside the folder peaks/
+    else:
+        synth_genome(out, seed=syn.seed)
 
 
 def prepare_data(job: JobSpec) -> PreparedData:
     spec = job.data
-    if spec.synthetic is not None and spec.peaks is not None and not spec.peaks.exists():
+    if spec.synthetic is not None and isinstance(spec.peaks, Path) and not spec.peaks.exists():
         _generate_peaks(job)
     elif spec.synthetic is not None and spec.train is not None and not spec.train.exists():
         _generate(job)
@@ -238,7 +264,7 @@ def prepare_data(job: JobSpec) -> PreparedData:
             f"excluded from the task means (cv_*): {', '.join(lost[:10])}{' ...' if len(lost) > 10 else ''}"
         )
     info = {
-        "train": str(spec.train) if spec.peaks is None else f"{spec.peaks} on {spec.genome}",
+        "train": str(spec.train) if spec.peaks is None else f"{_names(spec.peaks) if isinstance(spec.peaks, dict) else spec.peaks} on {spec.genome}",
         "task": train.task.type,
         "outputs": train.task.n_outputs,
         "rows": len(train),

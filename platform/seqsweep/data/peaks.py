@@ -114,8 +114,12 @@ def describe(ds: Dataset) -> dict:
         "contigs_with_windows": [ds.store.names[c] for c in used][:20],
         "gc": {},
     }
-    for label, name in ((1, "positives"), (0, "negatives")):
-        m = ds.y == label
+    if ds.task.type == "binary":
+        groups = ((ds.y == 1, "positives"), (ds.y == 0, "negatives"))
+    else:  # binned targets: every window, and those that no target labels
+        none = ~ds.y.any_positive() if hasattr(ds.y, "any_positive") else ~np.asarray(ds.y).any(1)
+        groups = ((np.ones(len(ds), dtype=bool), "windows"), (none, "no target"))
+    for m, name in groups:
         if m.any():
             out["gc"][name] = {"rows": int(m.sum()), "mean": float(gc[m].mean()), "sd": float(gc[m].std()),
                                "n_fraction": float(nf[m].mean())}

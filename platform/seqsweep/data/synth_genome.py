@@ -43,14 +43,8 @@ def _write_fasta(path: Path, names: list[str], seqs: list[np.ndarray]) -> None:
                 f.write(body[full * 60 :].tobytes() + b"\n")
 
 
-def synth_genome(out_dir: str | Path, *, seed: int = 0, contigs: int = CONTIGS, contig_bp: int = CONTIG_BP,
-                 sites: int = SITES) -> dict[str, Path]:
-    """Write genome.fa, peaks.narrowPeak and dnase.bigWig into `out_dir`; returns their paths."""
-    import pyBigWig
-
-    rng = np.random.default_rng(seed)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+def _background(rng: np.random.Generator, contigs: int, contig_bp: int) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
+    """Contig names, their codes (0..3, 4 = N) and the GC content of each isochore."""
     names = [f"chr{i + 1}" for i in range(contigs)]
     seqs, gc_of = [], []
     for _ in names:
@@ -62,6 +56,83 @@ def synth_genome(out_dir: str | Path, *, seed: int = 0, contigs: int = CONTIGS, 
         codes[:TELOMERE_N] = 4
         seqs.append(codes)
         gc_of.append(gc)
+    return names, seqs, gc_of
+
+
+def _narrowpeak(rng: np.random.Generator, name: str, centre: int, contig_bp: int, k: int) -> str:
+    """One MACS2-style narrowPeak row around a bound site's centre."""
+    width = int(rng.integers(200, 600))
+    summit = centre + int(rng.integers(-20, 21))
+    start = max(0, summit - int(rng.integers(width // 4, 3 * width // 4)))
+    end = min(contig_bp, start + width)
+    signal = float(rng.uniform(5, 50))
+    return (f"{name}\t{start}\t{end}\tpeak_{k}\t{int(rng.integers(100, 1000))}\t.\t{signal:.2f}\t{signal / 3:.2f}\t"
+            f"{signal / 4:.2f}\t{summit - start}\n")
+
+
+#: the motifs of the multi-target set: each a target of its own, and a second target bound only next to AP-1
+TARGET_MOTIFS = ("CRE", "CEBP", "EBOX", "EBOX_T", "GATA", "SP1", "CTCF", "REST", "YY1", "DR1", "NRF1", "ETS", "CARG",
+                 "FOX", "SOX", "OCT", "TP53", "MEF2", "NFKB", "RUNX", "TEAD", "TATA", "CCAAT", "AICE", "TAL1_GATA",
+                 "OCT_SOX")
+
+
+def synth_targets(out_dir: str | Path, *, seed: int = 0, contigs: int = CONTIGS, contig_bp: int = CONTIG_BP,
+                  sites: int = 150) -> dict[str, Path]:
+    """A DeepSEA-style set: genome.fa and peaks/<TARGET>.narrowPeak for 53 targets. For each motif of
+    TARGET_MOTIFS, `sites` sites are planted; target <MOTIF> has a peak on each, target <MOTIF>_AP1 only on those
+    with an AP-1 site planted 30-120 bp away (co-binding, learnable from sequence only with both sites in view);
+    target AP1 has a peak on every AP-1 site. Same arguments -> byte-identical files."""
+    rng = np.random.default_rng(seed)
+    out = Path(out_dir)
+    (out / "peaks").mkdir(parents=True, exist_ok=True)
+    names, seqs, _ = _background(rng, contigs, contig_bp)
+    ap1 = motifs.MOTIFS["AP1"]
+    taken: set[tuple[int, int]] = set()
+    rows: dict[str, list[tuple[int, int]]] = {"AP1": []}
+
+    def free_position() -> tuple[int, int]:
+        while True:
+            c, pos = int(rng.integers(contigs)), int(rng.integers(TELOMERE_N + 1_000, contig_bp - 1_000))
+            if (c, pos // 2_000) not in taken:
+                taken.add((c, pos // 2_000))
+                return c, pos
+
+    def plant(motif, c: int, pos: int) -> None:
+        s = motifs.sample(rng, motif, 1)[0]
+        if rng.random() < 0.5:
+            s = motifs.reverse_complement(s[None])[0]
+        keep = s != motifs.KEEP
+        seqs[c][pos : pos + len(motif)][keep] = s[keep]
+
+    for name in TARGET_MOTIFS:
+        m = motifs.MOTIFS[name]
+        rows[name], rows[name + "_AP1"] = [], []
+        for i in range(sites):
+            c, pos = free_position()
+            plant(m, c, pos)
+            rows[name].append((c, pos + len(m) // 2))
+            if i % 2 == 0:  # half of the sites get an AP-1 partner
+                gap = int(rng.integers(30, 121)) * (1 if rng.random() < 0.5 else -1)
+                p2 = pos + len(m) + gap if gap > 0 else pos + gap - len(ap1)
+                plant(ap1, c, p2)
+                rows[name + "_AP1"].append((c, pos + len(m) // 2))
+                rows["AP1"].append((c, p2 + len(ap1) // 2))
+    _write_fasta(out / "genome.fa", names, seqs)
+    for target, centres in rows.items():
+        text = "".join(_narrowpeak(rng, names[c], p, contig_bp, k + 1) for k, (c, p) in enumerate(sorted(centres)))
+        (out / "peaks" / f"{target}.narrowPeak").write_text(text)
+    return {"genome": out / "genome.fa", "peaks": out / "peaks"}
+
+
+def synth_genome(out_dir: str | Path, *, seed: int = 0, contigs: int = CONTIGS, contig_bp: int = CONTIG_BP,
+                 sites: int = SITES) -> dict[str, Path]:
+    """Write genome.fa, peaks.narrowPeak and dnase.bigWig into `out_dir`; returns their paths."""
+    import pyBigWig
+
+    rng = np.random.default_rng(seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    names, seqs, gc_of = _background(rng, contigs, contig_bp)
 
     motif = motifs.MOTIFS["AP1"]
     m = len(motif)
@@ -98,16 +169,7 @@ def synth_genome(out_dir: str | Path, *, seed: int = 0, contigs: int = CONTIGS, 
 
     _write_fasta(out / "genome.fa", names, seqs)
 
-    rows = []
-    for c, pos in sorted(bound):
-        width = int(rng.integers(200, 600))
-        summit = pos + m // 2 + int(rng.integers(-20, 21))
-        start = max(0, summit - int(rng.integers(width // 4, 3 * width // 4)))
-        end = min(contig_bp, start + width)
-        score = int(rng.integers(100, 1000))
-        signal = float(rng.uniform(5, 50))
-        rows.append(f"{names[c]}\t{start}\t{end}\tpeak_{len(rows) + 1}\t{score}\t.\t{signal:.2f}\t{signal / 3:.2f}\t"
-                    f"{signal / 4:.2f}\t{summit - start}\n")
+    rows = [_narrowpeak(rng, names[c], pos + m // 2, contig_bp, k + 1) for k, (c, pos) in enumerate(sorted(bound))]
     (out / "peaks.narrowPeak").write_text("".join(rows))
 
     bw = pyBigWig.open(str(out / "dnase.bigWig"), "w")
