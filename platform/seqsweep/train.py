@@ -210,7 +210,7 @@ class CVTrainer:
         self.spans = None if dataset.spans is None else torch.as_tensor(dataset.spans, device=self.device)
         self._shift_bounds = None
         if config.jitter:
-            if dataset.spans is not None or (dataset.store.names == ("rows",) and dataset.store.cache is None):
+            if dataset.spans is not None or dataset.store.pre_cut:
                 raise ConfigError(
                     f"train.jitter: shifts windows along a genome; {dataset.source} holds pre-cut sequences (use "
                     "data.genome + data.peaks, or jitter: 0)"

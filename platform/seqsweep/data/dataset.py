@@ -172,7 +172,7 @@ class Dataset:
     def shift_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """(N,) int64 each: how far each window can move left (<= 0) and right (>= 0) inside its contig.
         Pre-cut rows (one store contig of rows) cannot move: their neighbours are other rows."""
-        if self.store.names == ("rows",) and self.store.cache is None:
+        if self.store.pre_cut:
             zero = np.zeros(len(self), dtype=np.int64)
             return zero, zero
         c, _ = self.coordinates()

@@ -124,6 +124,11 @@ class TokenStore:
         return int(self.offsets[-1])
 
     @property
+    def pre_cut(self) -> bool:
+        """Rows one after another (shards, CSV, FASTA records, a DeepSEA .mat), not contigs: a window cannot move."""
+        return self.names == ("rows",)
+
+    @property
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
 

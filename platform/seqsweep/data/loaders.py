@@ -40,7 +40,7 @@ FASTA_SUFFIXES = (".fa", ".fasta", ".fna")
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
 ACCEPTED = (
     "a DeepChem shard directory (shard-0-X.joblib, shard-0-y.joblib, shard-0-w.joblib ...), "
-    "FASTA (.fa, .fasta, .fna), CSV (.csv), TSV (.tsv), files optionally gzipped (.gz)"
+    "FASTA (.fa, .fasta, .fna), CSV (.csv), TSV (.tsv), files optionally gzipped (.gz), DeepSEA .mat (multilabel)"
 )
 OPTIONAL_COLUMNS = ("weight", "accessibility")
 LABEL_PREFIX = "label_"
@@ -64,6 +64,8 @@ def data_kind(path: Path) -> str:
     last = suffixes[-1] if suffixes else ""
     if last in FASTA_SUFFIXES:
         return "fasta"
+    if last == ".mat":
+        return "mat"
     if last in TABLE_SUFFIXES:
         return last[1:]
     raise DataError(f"{path}: unknown data format {last or '(no suffix)'!r}; accepted: {ACCEPTED}")
@@ -313,6 +315,12 @@ def load(
     src = str(path)
     kind = data_kind(path)
     _labels_only_for_fasta(kind, path, labels)
+    if kind == "mat":
+        from seqsweep.data.deepsea_mat import read_mat
+
+        if task.type != "multilabel":
+            raise DataError(f"{path}: a DeepSEA .mat file holds multilabel targets (one 0/1 label per target): set task.type: multilabel")
+        return read_mat(path)
     spans = None
     rows: dict[str, np.ndarray] = {}  # the sequences: X (one-hot rows, as shards hold them) or tokens
     if kind == "shards":
