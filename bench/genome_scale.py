@@ -4,6 +4,7 @@
     python bench/genome_scale.py next_base [--genome-mb 50]
     python bench/genome_scale.py datapath [--archs cnn deepbind lstm cnn_bilstm] [--reps 4]
     python bench/genome_scale.py loader [--genome-mb 200]
+    python bench/genome_scale.py labels [--windows 4400000] [--targets 919] [--density 0.02]
 
 `memory`: a synthetic genome FASTA (uniform random bases, 4 contigs) is written under /tmp and cached as
 tokens; for each size N, N windows of 1,000 bp are drawn at random over it with 10% positives, and one trial's
@@ -28,6 +29,10 @@ same code, so the ratio is the data path's cost. bench/compare_commits.py compar
 (batches of 256 random windows, each shifted by up to 20 bases (train.jitter) and half of them reverse-
 complemented, made one-hot on the CPU), against the windows per second one deepbind fold model trains on
 (the job defaults, float32, 1 thread): the loader must never be the bottleneck.
+
+`labels`: the memory of a DeepSEA-size label set held sparsely (4.4M windows x 919 targets at 2% positives,
+drawn at random), against the dense matrices it replaces (computed, not allocated), and the time to make one
+batch of 256 rows dense with its weights.
 
 Results: bench/results/genome_scale.json (each subcommand replaces its own entry).
 """
@@ -323,6 +328,43 @@ def cmd_loader(args) -> int:
     return 0
 
 
+def cmd_labels(args) -> int:
+    import resource
+
+    from seqsweep.data.sparse import SparseLabels, TaskWeights
+
+    rng = np.random.default_rng(0)
+    n, T, p = args.windows, args.targets, args.density
+    t0 = time.perf_counter()
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    parts = []
+    for a in range(0, n, 200_000):
+        b = min(n, a + 200_000)
+        k = rng.binomial(T, p, b - a)
+        indptr[a + 1 : b + 1] = k
+        # k distinct tasks per row: the first k of a random ordering of the T tasks, row by row
+        parts.append(np.argsort(rng.random((b - a, T)).astype(np.float32), axis=1)[np.arange(T)[None, :] < k[:, None]].astype(np.int32))
+    np.cumsum(indptr, out=indptr)
+    y = SparseLabels(indptr, np.concatenate(parts), T)
+    w = TaskWeights.balanced(y)
+    build = time.perf_counter() - t0
+    rows = rng.integers(0, n, 256)
+    t1 = time.perf_counter()
+    for _ in range(20):
+        y.dense(rows), w.dense(rows)
+    batch_ms = (time.perf_counter() - t1) / 20 * 1000
+    entry = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "windows": n, "targets": T, "density": p,
+             "positives": y.sum(), "sparse_gib": (y.nbytes + w.w_pos.nbytes + w.w_neg.nbytes) / 2**30,
+             "dense_uint8_labels_gib": n * T / 2**30, "dense_float32_labels_and_weights_gib": 2 * 4 * n * T / 2**30,
+             "build_s": build, "dense_batch_of_256_ms": batch_ms,
+             "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, "load_average": loadavg()}
+    say(f"{n:,} windows x {T} targets, {entry['positives']:,} positives: sparse {entry['sparse_gib']:.2f} GiB against "
+        f"{entry['dense_uint8_labels_gib']:.1f} GiB dense uint8 labels and {entry['dense_float32_labels_and_weights_gib']:.1f} GiB "
+        f"of float32 labels + weights; a batch of 256 made dense in {batch_ms:.2f} ms")
+    _save("labels", entry)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="bench/genome_scale.py", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -335,6 +377,11 @@ def main(argv: list[str] | None = None) -> int:
     nb = sub.add_parser("next_base")
     nb.add_argument("--genome-mb", type=int, default=50)
     nb.set_defaults(func=cmd_next_base)
+    lb = sub.add_parser("labels")
+    lb.add_argument("--windows", type=int, default=4_400_000)
+    lb.add_argument("--targets", type=int, default=919)
+    lb.add_argument("--density", type=float, default=0.02)
+    lb.set_defaults(func=cmd_labels)
     ld = sub.add_parser("loader")
     ld.add_argument("--genome-mb", type=int, default=200)
     ld.set_defaults(func=cmd_loader)

@@ -289,6 +289,13 @@ def genome_scale_md(doc: dict[str, Any]) -> str:
                 f"{ld['window']} bp (batches of {ld['batch']}, jitter {ld['jitter']}, half reverse-complemented) from the "
                 f"memory-mapped genome, against {ld['deepbind_train_windows_per_s']:,.0f} windows/s that one deepbind fold "
                 f"model trains on: the loader is {ld['loader_windows_per_s'] / ld['deepbind_train_windows_per_s']:.0f}x faster.", ""]
+    lb = doc.get("labels")
+    if lb:
+        out += [f"A DeepSEA-size label set (measured {lb['date']}): {lb['windows']:,} windows x {lb['targets']} targets at "
+                f"{lb['density']:.0%} positives ({lb['positives']:,}) held sparsely takes {lb['sparse_gib']:.2f} GiB, against "
+                f"{lb['dense_uint8_labels_gib']:.1f} GiB as dense uint8 labels and {lb['dense_float32_labels_and_weights_gib']:.1f} GiB "
+                f"as the float32 labels and weights the trainer used to hold; a batch of 256 rows is made dense, with its "
+                f"weights, in {lb['dense_batch_of_256_ms']:.2f} ms.", ""]
     nb = doc.get("next_base")
     if nb:
         out += [f"next_base at stride 1 over a {nb['genome_bases'] / 1e6:.0f} Mb genome FASTA, a real sweep "

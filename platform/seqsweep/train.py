@@ -368,8 +368,9 @@ class CVTrainer:
         a = self.a[rows] if self.a is not None else None
         if self._sparse:
             r = rows.cpu().numpy()
-            y = torch.from_numpy(self._y_np.dense(r)).to(self.device, torch.float32)  # (B, T)
-            w = torch.from_numpy(self._w_np.dense(r)).to(self.device)
+            yb = self._y_np.dense(r)  # (B, T) uint8
+            y = torch.from_numpy(yb).to(self.device, torch.float32)
+            w = torch.from_numpy(self._w_np.dense(r, labels=yb)).to(self.device)
             return x, y, w, a, mask
         y = self.y[rows]
         w = torch.ones_like(self.w[rows]) if self._weighted_sampling else self.w[rows]  # drawn by weight: count once
