@@ -59,9 +59,9 @@ def _background(rng: np.random.Generator, contigs: int, contig_bp: int) -> tuple
     return names, seqs, gc_of
 
 
-def _narrowpeak(rng: np.random.Generator, name: str, centre: int, contig_bp: int, k: int) -> str:
+def _narrowpeak(rng: np.random.Generator, name: str, centre: int, contig_bp: int, k: int, widths=(200, 600)) -> str:
     """One MACS2-style narrowPeak row around a bound site's centre."""
-    width = int(rng.integers(200, 600))
+    width = int(rng.integers(*widths))
     summit = centre + int(rng.integers(-20, 21))
     start = max(0, summit - int(rng.integers(width // 4, 3 * width // 4)))
     end = min(contig_bp, start + width)
@@ -77,8 +77,9 @@ TARGET_MOTIFS = ("CRE", "CEBP", "EBOX", "EBOX_T", "GATA", "SP1", "CTCF", "REST",
 
 
 def synth_targets(out_dir: str | Path, *, seed: int = 0, contigs: int = CONTIGS, contig_bp: int = CONTIG_BP,
-                  sites: int = 150) -> dict[str, Path]:
-    """A DeepSEA-style set: genome.fa and peaks/<TARGET>.narrowPeak for 53 targets. For each motif of
+                  sites: int = 400) -> dict[str, Path]:
+    """A DeepSEA-style set: genome.fa and peaks/<TARGET>.narrowPeak for 53 targets. Sites lie 800 bp apart or more.
+    For each motif of
     TARGET_MOTIFS, `sites` sites are planted; target <MOTIF> has a peak on each, target <MOTIF>_AP1 only on those
     with an AP-1 site planted 30-120 bp away (co-binding, learnable from sequence only with both sites in view);
     target AP1 has a peak on every AP-1 site. Same arguments -> byte-identical files."""
@@ -93,8 +94,8 @@ def synth_targets(out_dir: str | Path, *, seed: int = 0, contigs: int = CONTIGS,
     def free_position() -> tuple[int, int]:
         while True:
             c, pos = int(rng.integers(contigs)), int(rng.integers(TELOMERE_N + 1_000, contig_bp - 1_000))
-            if (c, pos // 2_000) not in taken:
-                taken.add((c, pos // 2_000))
+            if (c, pos // 800) not in taken:
+                taken.add((c, pos // 800))
                 return c, pos
 
     def plant(motif, c: int, pos: int) -> None:
@@ -119,7 +120,8 @@ def synth_targets(out_dir: str | Path, *, seed: int = 0, contigs: int = CONTIGS,
                 rows["AP1"].append((c, p2 + len(ap1) // 2))
     _write_fasta(out / "genome.fa", names, seqs)
     for target, centres in rows.items():
-        text = "".join(_narrowpeak(rng, names[c], p, contig_bp, k + 1) for k, (c, p) in enumerate(sorted(centres)))
+        # TF ChIP-seq peaks of 150-300 bp: a window whose central bin a peak covers holds the site
+        text = "".join(_narrowpeak(rng, names[c], p, contig_bp, k + 1, widths=(150, 300)) for k, (c, p) in enumerate(sorted(centres)))
         (out / "peaks" / f"{target}.narrowPeak").write_text(text)
     return {"genome": out / "genome.fa", "peaks": out / "peaks"}
 
