@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import mlflow
+import mlflow.pyfunc
 import pandas as pd
 import pytest
 
@@ -75,3 +76,23 @@ def test_predict_scores_regions_of_the_genome(swept, tmp_path):
                    "--regions", str(bad), "--out", str(tmp_path / "none.csv"))
     assert proc.returncode == 2 and "bad.bed: line 2: contig 'chr99' is not in the genome" in proc.stderr
     assert not (tmp_path / "none.csv").exists()
+
+
+def test_the_deepsea_job_runs_binned_sparse_targets_end_to_end(tmp_path, monkeypatch):
+    home = tmp_path
+    (home / "jobs").mkdir()
+    shutil.copy(ROOT / "jobs" / "deepsea.yaml", home / "jobs" / "deepsea.yaml")
+    (home / "space.yaml").write_text("architecture: [deepbind]\nlearning_rate: [5.0e-3]\nbatch_size: [128]\n"
+                                     "hidden_size: [32]\ndeepbind.filters: [32]\ndeepbind.kernel_size: [15]\n")
+    seed_store(home)
+    proc = run_cli(home, "sweep", "jobs/deepsea.yaml", "--set", "search_space=space.yaml", "--set", "search.num_trials=1",
+                   "--set", "train.max_epochs=1", "--set", "data.window=200", "--set", "data.bins.stride=400",
+                   "--set", "search.scheduler=none")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    c = mlflow.MlflowClient(env_for(home)["MLFLOW_TRACKING_URI"])
+    champion = c.get_model_version_by_alias("deepsea", "champion")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", env_for(home)["MLFLOW_TRACKING_URI"])
+    model = mlflow.pyfunc.load_model("models:/deepsea@champion")
+    out = model.predict(pd.DataFrame({"sequence": ["ACGT" * 50, "TTGACTCATT" * 20]}))
+    assert out.shape == (2, 53) and "AP1" in out.columns and "REST_AP1" in out.columns
+    assert "heldout_roc_auc" in champion.tags
