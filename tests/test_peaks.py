@@ -204,3 +204,38 @@ def test_peak_dataset_with_negatives_of_ones_own(tmp_path):
     with pytest.raises(DataError, match="no such bigWig"):
         peak_dataset(tmp_path / "ref.fa", peaks, 100, negatives=NegativesSpec(bed=negs), store=store,
                      signal=SignalSpec(accessibility=tmp_path / "none.bw"))
+
+
+def test_a_bed_of_classes_makes_multiclass_windows_with_an_optional_background(tmp_path):
+    from seqsweep.data.peaks import class_dataset
+
+    store = _genome(tmp_path)
+    bed = tmp_path / "regions.bed"
+    bed.write_text("chr1\t1000\t1300\tpromoter\nchr1\t5000\t5300\tenhancer\nchr2\t2000\t2300\tpromoter\n"
+                   "chr2\t6000\t6300\tenhancer\nchr3\t1000\t1300\tenhancer\n")
+    ds = class_dataset(tmp_path / "ref.fa", bed, 200, store=store)
+    assert ds.task.names == ("enhancer", "promoter") and ds.y.tolist() == [1, 0, 1, 0, 0]
+    ordered = class_dataset(tmp_path / "ref.fa", bed, 200, classes=["promoter", "enhancer"], store=store,
+                            negatives=NegativesSpec(ratio=1, match="none"))
+    assert ordered.task.names == ("promoter", "enhancer", "background") and (ordered.y == 2).sum() == 5
+    bad = tmp_path / "bad.bed"
+    bad.write_text("chr1\t1000\t1300\tpromoter\nchr1\t5000\t5300\tsilencer\n")
+    with pytest.raises(DataError, match=r"bad.bed: line 2: class 'silencer' is not one of task.classes \(promoter, enhancer\)"):
+        class_dataset(tmp_path / "ref.fa", bad, 200, classes=["promoter", "enhancer"], store=store)
+    nameless = tmp_path / "nameless.bed"
+    nameless.write_text("chr1\t1000\t1300\n")
+    with pytest.raises(DataError, match=r"nameless.bed: line 1: a multiclass BED needs the class in its name column"):
+        class_dataset(tmp_path / "ref.fa", nameless, 200, store=store)
+
+
+def test_a_fasta_with_its_samtools_index_is_read_through_it(tmp_path):
+    import pyfaidx
+
+    rng = np.random.default_rng(5)
+    fa = tmp_path / "indexed.fa"
+    fa.write_text(">chrA\n" + "\n".join("".join(rng.choice(list("ACGT"), 50)) for _ in range(40)) + "\n")
+    pyfaidx.Faidx(str(fa))  # writes indexed.fa.fai, as `samtools faidx` does
+    assert (tmp_path / "indexed.fa.fai").exists()
+    store = genome(fa, cache_dir=tmp_path / "cache")
+    assert store.names == ("chrA",) and len(store) == 2000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "indexed.fa", "indexed.fa.fai"]

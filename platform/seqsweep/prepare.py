@@ -145,8 +145,12 @@ def _load_peaks(job: JobSpec) -> data.Dataset:
         return ds
     if spec.bins is not None:
         raise ConfigError(f"{job.source}: 'data.bins' is for several targets (data.peaks a folder or a mapping)")
+    if job.task.type == "multiclass":
+        from seqsweep.data.peaks import class_dataset
+
+        return class_dataset(spec.genome, spec.peaks, spec.window, classes=job.task.classes, negatives=spec.negatives)
     if job.task.type != "binary":
-        raise ConfigError(f"{job.source}: 'data.peaks' makes binary data (peaks against the rest of the genome); "
+        raise ConfigError(f"{job.source}: 'data.peaks' (one file) makes binary data (peaks against the rest of the genome) or multiclass (classes in the name column); "
                           f"task.type is {job.task.type}")
     return peak_dataset(spec.genome, spec.peaks, spec.window, negatives=spec.negatives, signal=spec.signal)
 

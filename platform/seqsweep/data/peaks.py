@@ -102,6 +102,47 @@ def peak_dataset(
     return ds
 
 
+def class_dataset(
+    genome_path: str | Path, peaks_path: str | Path, window: int, *, classes: list[str] | None = None, negatives=None,
+    store: TokenStore | None = None,
+) -> Dataset:
+    """A multiclass dataset: a window on each interval of a BED whose name column (column 4) holds its class
+    (promoter, enhancer, ...), in `classes` order (default: sorted). With `negatives`, windows drawn as for binary
+    peaks (outside every interval, GC-matched) form one more class, 'background'.
+
+    Raises DataError naming the file and line: a class not in `classes`, a line without a name column.
+    """
+    from seqsweep.tasks import Task
+
+    store = store if store is not None else genome(genome_path)
+    iv = read_bed(peaks_path)
+    missing = np.flatnonzero(iv.name == ".")
+    if len(missing):
+        raise DataError(f"{iv.where(int(missing[0]))}: a multiclass BED needs the class in its name column (column 4)")
+    found = sorted(set(iv.name.tolist()))
+    names = list(classes) if classes else found
+    unknown = [c for c in found if c not in names]
+    if unknown:
+        i = int(np.flatnonzero(iv.name == unknown[0])[0])
+        raise DataError(f"{iv.where(i)}: class {unknown[0]!r} is not one of task.classes ({', '.join(names)})")
+    starts = peak_windows(iv, store, window)
+    y = np.array([names.index(c) for c in iv.name], dtype=np.int64)
+    if negatives is not None:
+        neg = sample_negatives(store, starts, window, ratio=negatives.ratio, match=None if negatives.match == "none" else "gc",
+                               avoid=[flat_intervals(iv, store)] + [flat_intervals(read_bed(b), store) for b in negatives.exclude],
+                               max_n=negatives.max_n, seed=negatives.seed)
+        names = names + ["background"]
+        starts = np.concatenate([starts, neg])
+        y = np.concatenate([y, np.full(len(neg), len(names) - 1, dtype=np.int64)])
+    order = np.argsort(starts, kind="stable")
+    starts, y = starts[order], y[order]
+    source = f"{peaks_path} on {store.source}"
+    ds = validate(Dataset(store=store, starts=starts, length=window, y=y, w=class_balancing_weights(y),
+                          task=Task("multiclass", tuple(names)), source=source))
+    log.info("%s: %d windows of %d classes", source, len(ds), len(names))
+    return ds
+
+
 def describe(ds: Dataset) -> dict:
     """What `seqsweep data check` shows for windows on a genome: contigs, rows per class and their GC."""
     gc, nf = gc_and_n(ds.store, ds.starts, ds.length)
