@@ -82,8 +82,8 @@ def test_the_deepsea_job_runs_binned_sparse_targets_end_to_end(tmp_path, monkeyp
     home = tmp_path
     (home / "jobs").mkdir()
     shutil.copy(ROOT / "jobs" / "deepsea.yaml", home / "jobs" / "deepsea.yaml")
-    (home / "space.yaml").write_text("architecture: [deepbind]\nlearning_rate: [5.0e-3]\nbatch_size: [128]\n"
-                                     "hidden_size: [32]\ndeepbind.filters: [32]\ndeepbind.kernel_size: [15]\n")
+    (home / "space.yaml").write_text("architecture: [kmer]\nlearning_rate: [1.0e-2]\nbatch_size: [128]\n"
+                                     "kmer.k_max: [5]\nkmer.num_layers: [0]\n")
     seed_store(home)
     proc = run_cli(home, "sweep", "jobs/deepsea.yaml", "--set", "search_space=space.yaml", "--set", "search.num_trials=1",
                    "--set", "train.max_epochs=1", "--set", "data.window=200", "--set", "data.bins.stride=400",
@@ -95,4 +95,5 @@ def test_the_deepsea_job_runs_binned_sparse_targets_end_to_end(tmp_path, monkeyp
     model = mlflow.pyfunc.load_model("models:/deepsea@champion")
     out = model.predict(pd.DataFrame({"sequence": ["ACGT" * 50, "TTGACTCATT" * 20]}))
     assert out.shape == (2, 53) and "AP1" in out.columns and "REST_AP1" in out.columns
-    assert "heldout_roc_auc" in champion.tags
+    # held-out chromosomes chr7 and chr8: one epoch of k-mer regressions already ranks the targets' windows
+    assert float(champion.tags["heldout_roc_auc"]) > 0.55, champion.tags
