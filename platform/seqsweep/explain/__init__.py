@@ -61,11 +61,14 @@ class ExplainResult:
     artifacts: str = ""
     seconds: float = 0.0
     recorded: bool = False
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage: attributions, modisco, tomtom, report
 
 
 def is_small(ensemble, n_positive: int) -> tuple[bool, str]:
     """registry.explain: null's rule, and why."""
     params = sum(sum(p.numel() for p in m.parameters()) for m in ensemble.models)
+    if ensemble.task.type == "next_base":
+        return False, "a next_base model (it predicts bases, not binding)"
     if ensemble.seq_len > SMALL_LENGTH:
         return False, f"sequences of {ensemble.seq_len} bp (> {SMALL_LENGTH})"
     if params > SMALL_PARAMETERS:
@@ -181,10 +184,12 @@ def explain_version(
     tracking_uri: str | None = None,
     record: bool = True,
     out_dir: str | Path | None = None,
+    data_label: str | None = None,
 ) -> ExplainResult:
     """Explain one model version (models:/NAME@ALIAS, models:/NAME/VERSION, NAME@ALIAS or NAME/VERSION) on
     `data` (a Dataset, a path, or None: the version's own held-out data) and, when `record`, record it on
-    the version. `out_dir` keeps the report's files there (else a temporary directory)."""
+    the version. `out_dir` keeps the report's files there (else a temporary directory); `data_label` names
+    a Dataset passed as `data` in the report and tags (default: its source)."""
     from seqsweep import registry
     from seqsweep.explain import attributions, motifs as motif_lib, report
     from seqsweep.explain.jaspar import RELEASE
@@ -209,7 +214,7 @@ def explain_version(
     elif isinstance(data, (str, Path)):
         ds, described = _load_data(data, task), str(data)
     else:
-        ds, described = data, data.source
+        ds, described = data, data_label or data.source
     if ds.task.to_dict() != task.to_dict():
         raise DataError(f"{described}: holds {ds.task.type} labels {list(ds.task.names)}, the model predicts "
                         f"{task.type} {list(task.names)}")
@@ -225,10 +230,17 @@ def explain_version(
         idx = _sample(rows, n, seed)
         X = X_all[idx]
         a = None if a_all is None else a_all[idx]
+        t0 = time.perf_counter()
         attr = attributions.attribute(ensemble, X, a, target=k, method=chosen, seed=seed)
+        t1 = time.perf_counter()
         if not result.method:
             result.method, result.method_why, chosen = attr.method, attr.why, attr.method  # probe once
-        found = motif_lib.match(motif_lib.discover(X, attr.hypothetical))
+        discovered = motif_lib.discover(X, attr.hypothetical)
+        t2 = time.perf_counter()
+        found = motif_lib.match(discovered)
+        t3 = time.perf_counter()
+        for stage, dt in (("attributions", t1 - t0), ("modisco", t2 - t1), ("tomtom", t3 - t2)):
+            result.timings[stage] = result.timings.get(stage, 0.0) + dt
         result.motifs[out_name] = found
         positive = [m for m in found if m.sign > 0 and m.best is not None]
         result.top_motif[out_name] = (positive[0].best.describe() + f" ({positive[0].name}, {positive[0].n_seqlets} seqlets)"
@@ -247,6 +259,7 @@ def explain_version(
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
     try:
+        t0 = time.perf_counter()
         _write(out, result, ensemble, explained, RELEASE)
         result.tags = _tags(result, info)
         if record:
@@ -260,11 +273,40 @@ def explain_version(
                 result.tags[f"{TAG_PREFIX}artifacts"] = result.artifacts
             client.set_tags(c, name, version, result.tags)
             result.recorded = True
+        result.timings["report"] = time.perf_counter() - t0
     finally:
         if tmp is not None:
             tmp.cleanup()
     log.info("explained %s v%s in %.0fs: %s", name, version, result.seconds, result.top_motif)
     return result
+
+
+def after_sweep(job, prepared, version: str, *, uri: str) -> tuple[ExplainResult | None, str]:
+    """The sweep's explain step (registry.explain), run after registration and the promotion decision: the
+    result (None when skipped or failed) and one line saying what happened. Never raises: a failure here must
+    not fail a sweep whose version is already registered and decided on."""
+    from seqsweep.registry import client
+
+    setting = job.registry.explain
+    if setting is False:
+        return None, ""
+    ds = prepared.test if prepared.test is not None else prepared.train
+    label = f"{ds.source} ({'held-out part' if prepared.test is not None else 'training data: the job has no held-out data'})"
+    try:
+        if setting is None:
+            client.open_client(uri)
+            ensemble = client.load_version(job.model_name, int(version)).unwrap_python_model().ensemble
+            outputs = select_outputs(ds, ensemble.task)
+            small, why = is_small(ensemble, min((len(o[2]) for o in outputs), default=0))
+            if not small:
+                return None, f"explain skipped for version {version}: not a small model ({why}); registry.explain: true runs it"
+        r = explain_version(f"{job.model_name}/{version}", data=ds, n=job.registry.explain_rows, tracking_uri=uri,
+                            data_label=label)
+    except Exception as exc:  # noqa: BLE001 - any failure (a library's too) is a warning, never a failed sweep
+        log.warning("explain of %s version %s failed: %s: %s", job.model_name, version, type(exc).__name__, exc)
+        return None, f"explain of version {version} failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); the version and its promotion stand"
+    tops = "; ".join(f"{o}: {t}" for o, t in r.top_motif.items())
+    return r, f"explained version {version} ({r.method}, {r.rows} sequences, {r.seconds:.0f}s): top motif {tops}"
 
 
 def _write(out: Path, result: ExplainResult, ensemble, explained, release: str) -> None:

@@ -67,7 +67,9 @@ def _convert(m) -> JasparMotif:
 def fetch(motif_id: str, release: str | None = None) -> JasparMotif:
     """One matrix by its versioned ID; DataError naming the ID when the release has none."""
     db = _db(release or RELEASE)
-    m = db.fetch_motif_by_id(motif_id)
+    with warnings.catch_warnings():  # pyjaspar warns, then returns None, for an unknown ID
+        warnings.simplefilter("ignore")
+        m = db.fetch_motif_by_id(motif_id)
     if m is None:
         raise DataError(f"JASPAR {release or RELEASE} has no matrix {motif_id!r}")
     return _convert(m)
