@@ -251,3 +251,12 @@ def test_models_show_prints_what_the_version_learned():
     text = format_show(d)
     assert "what it learned (seqsweep explain; method ism)" in text and "top_motif: MA0491.3 JUND q=1e-05" in text
     assert "MA0099.4 FOS::JUN" in text
+
+
+@pytest.mark.parametrize("architecture, method", [("mlp", "deeplift_shap"), ("cnn", "ism"), ("lstm", "ism")])
+def test_auto_keeps_deeplift_shap_only_where_its_attributions_sum_to_the_output_difference(architecture, method):
+    from seqsweep.explain.attributions import attribute
+
+    a = attribute(_ensemble(architecture, n_folds=1, seq_len=40), _onehot(5, 40), method="auto")
+    assert a.method == method, a.why
+    assert a.hypothetical.shape == (5, 40, 4) and np.isfinite(a.hypothetical).all()

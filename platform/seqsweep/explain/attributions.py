@@ -187,7 +187,7 @@ def attribute(
     probe = slice(0, min(PROBE_SEQUENCES, len(X)))
     try:
         _, err = deeplift_shap(ensemble, X[probe], None if a is None else a[probe], target=target, n_shuffles=4, seed=seed)
-    except (RuntimeError, ValueError, TypeError, IndexError) as exc:  # an op DeepLIFT's hooks cannot take
+    except (RuntimeError, ValueError, TypeError, IndexError, KeyError) as exc:  # a layer DeepLIFT has no rule for
         err, why = float("inf"), f"DeepLIFT/SHAP failed on {ensemble.meta['architecture']} ({type(exc).__name__}: {str(exc)[:120]})"
     else:
         why = f"DeepLIFT/SHAP convergence error {err:.2g} on a probe of {probe.stop} sequences"
