@@ -188,7 +188,8 @@ def attribute(
     try:
         _, err = deeplift_shap(ensemble, X[probe], None if a is None else a[probe], target=target, n_shuffles=4, seed=seed)
     except (RuntimeError, ValueError, TypeError, IndexError, KeyError) as exc:  # a layer DeepLIFT has no rule for
-        err, why = float("inf"), f"DeepLIFT/SHAP failed on {ensemble.meta['architecture']} ({type(exc).__name__}: {str(exc)[:120]})"
+        first = str(exc).split(". ")[0][:100]
+        err, why = float("inf"), f"DeepLIFT/SHAP cannot run on {ensemble.meta['architecture']} ({type(exc).__name__}: {first})"
     else:
         why = f"DeepLIFT/SHAP convergence error {err:.2g} on a probe of {probe.stop} sequences"
     if err <= CONVERGENCE_TOLERANCE:

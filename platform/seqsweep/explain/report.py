@@ -124,7 +124,7 @@ def write_report(out: Path, summary: dict[str, Any], table: pd.DataFrame, logos:
           f"- data: {summary['data']} ({summary['rows']} sequences explained)",
           f"- attributions: **{summary['method']}** ({summary['method_why']})",
           f"- motifs: TF-MoDISco (modisco-lite {summary['versions'].get('modisco', '?')}), matched by TomTom "
-          f"(memelite) to JASPAR {summary['jaspar']} CORE vertebrates",
+          f"(memelite) to {summary['jaspar']} CORE vertebrates",
           f"- seconds: {summary['seconds']:.1f}\n"]
     for output, top in summary["top_motif"].items():
         md.append(f"- top motif for **{output}**: {top}")
@@ -141,7 +141,7 @@ def write_report(out: Path, summary: dict[str, Any], table: pd.DataFrame, logos:
     body = [f"<h1>What {html.escape(summary['model'])} learned</h1><ul>",
             f"<li>data: {html.escape(str(summary['data']))} ({summary['rows']} sequences)</li>",
             f"<li>attributions: <b>{html.escape(summary['method'])}</b> ({html.escape(summary['method_why'])})</li>",
-            f"<li>JASPAR {summary['jaspar']} CORE vertebrates, TomTom (memelite); TF-MoDISco (modisco-lite)</li>"]
+            f"<li>{summary['jaspar']} CORE vertebrates, TomTom (memelite); TF-MoDISco (modisco-lite)</li>"]
     body += [f"<li>top motif for <b>{html.escape(o)}</b>: {html.escape(t)}</li>" for o, t in summary["top_motif"].items()]
     body += ["</ul><h2>Motifs</h2>", table_html(table), "<h2>Logos</h2>"]
     body += [f'<div><img src="{html.escape(n)}"></div>' for n in logos]
