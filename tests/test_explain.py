@@ -260,3 +260,47 @@ def test_auto_keeps_deeplift_shap_only_where_its_attributions_sum_to_the_output_
     a = attribute(_ensemble(architecture, n_folds=1, seq_len=40), _onehot(5, 40), method="auto")
     assert a.method == method, a.why
     assert a.hypothetical.shape == (5, 40, 4) and np.isfinite(a.hypothetical).all()
+
+
+# ------------------------------------------------------------------------------------------------------------
+# explain_version on a registered version (a real sqlite store, no sweep)
+
+
+def test_a_multilabel_version_is_explained_per_task_and_recorded_on_it(tracking, tmp_path):
+    import mlflow
+
+    from seqsweep import store
+    from seqsweep.data.dataset import Dataset
+    from seqsweep.ensemble import save_ensemble
+    from seqsweep.explain import explain_version
+    from seqsweep.registry import register_trial_model
+    from seqsweep.tracking import runs
+
+    task = Task("multilabel", ("JUND", "CTCF", "GATA1"))
+    ens = _ensemble(filters=8, kernel_size=7, hidden_size=8, task=task, seq_len=40)
+    d = save_ensemble(tmp_path / "model", architecture="deepbind", hparams=ens.meta["hparams"], seq_len=40,
+                      use_accessibility=False, rc_average=False, state_dicts=[m.state_dict() for m in ens.models], task=task)
+    uri = store.tracking_uri()
+    c = mlflow.MlflowClient(uri)
+    run_id = runs.create_run(c, tracking, "trial", {})
+    model_uri = runs.log_trial_model(c, uri, run_id, d, ["ACGT" * 10, "TTGA" * 10])
+    mv = register_trial_model(model_uri, model_name="explain_ml", tags={"run_id": run_id}, tracking_uri=uri)
+
+    X = _onehot(60, 40, seed=2)
+    y = np.zeros((60, 3), dtype=np.uint8)
+    y[:30, 0], y[10:50, 1], y[55:, 2] = 1, 1, 1
+    ds = Dataset(X=X, y=y, w=np.ones((60, 3), np.float32), ids=np.arange(60).astype(str), task=task, source="mem")
+    r = explain_version(f"models:/explain_ml/{mv.version}", data=ds, n=20, top_tasks=2, tracking_uri=uri,
+                        out_dir=tmp_path / "report")
+    assert list(r.motifs) == ["CTCF", "JUND"] and r.rows == 40 and r.method == "ism"  # the 2 tasks with most positives
+    tags = c.get_model_version("explain_ml", mv.version).tags
+    assert {"explain.top_motif.CTCF", "explain.top_motif.JUND"} <= set(tags) and "explain.top_motif.GATA1" not in tags
+    assert tags["explain.artifacts"] == f"runs:/{run_id}/explain/explain_ml/v{mv.version}"
+    listed = {f.path for f in c.list_artifacts(run_id, f"explain/explain_ml/v{mv.version}")}
+    assert {f"explain/explain_ml/v{mv.version}/{n}" for n in ("report.html", "report.md", "motifs.csv", "summary.json")} <= listed
+    assert (tmp_path / "report" / "examples" / "CTCF_1.png").is_file()
+
+    with pytest.raises(DataError, match="row 1: position 41 is outside"):
+        explain_version(f"explain_ml/{mv.version}", data=ds, tracking_uri=uri,
+                        variants=_variants(tmp_path, [("A" * 40, 41, "A", "C")]))
+    assert c.get_model_version("explain_ml", mv.version).tags == tags  # nothing written
