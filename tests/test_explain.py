@@ -304,3 +304,21 @@ def test_a_multilabel_version_is_explained_per_task_and_recorded_on_it(tracking,
         explain_version(f"explain_ml/{mv.version}", data=ds, tracking_uri=uri,
                         variants=_variants(tmp_path, [("A" * 40, 41, "A", "C")]))
     assert c.get_model_version("explain_ml", mv.version).tags == tags  # nothing written
+
+
+def test_the_sweeps_explain_step_is_off_when_asked_and_skips_small_data_without_loading_the_model():
+    from types import SimpleNamespace
+
+    from seqsweep.data.dataset import Dataset
+    from seqsweep.explain import after_sweep
+
+    y = np.zeros(40, dtype=np.uint8)
+    y[:12] = 1
+    ds = Dataset(X=_onehot(40, 20), y=y, w=np.ones(40, np.float32), ids=np.arange(40).astype(str), source="held")
+    prepared = SimpleNamespace(test=ds, train=ds)
+    job = lambda explain: SimpleNamespace(registry=SimpleNamespace(explain=explain, explain_rows=10), model_name="nosuch")
+    assert after_sweep(job(False), prepared, "1", uri="sqlite:///nowhere.db") == (None, "")
+    result, note = after_sweep(job(None), prepared, "1", uri="sqlite:///nowhere.db")
+    assert result is None and "explain skipped for version 1: 12 positives to explain (< 100)" in note
+    result, note = after_sweep(job(True), prepared, "1", uri="sqlite:////nonexistent/dir/mlflow.db")
+    assert result is None and note.startswith("explain of version 1 failed") and "promotion stand" in note

@@ -294,10 +294,13 @@ def after_sweep(job, prepared, version: str, *, uri: str) -> tuple[ExplainResult
     label = f"{ds.source} ({'held-out part' if prepared.test is not None else 'training data: the job has no held-out data'})"
     try:
         if setting is None:
+            n_positive = min((len(o[2]) for o in select_outputs(ds, ds.task)), default=0)
+            if ds.task.type == "next_base" or n_positive < MIN_POSITIVES:  # decided without loading the model
+                why = "a next_base model" if ds.task.type == "next_base" else f"{n_positive} positives to explain (< {MIN_POSITIVES})"
+                return None, f"explain skipped for version {version}: {why}; registry.explain: true runs it"
             client.open_client(uri)
             ensemble = client.load_version(job.model_name, int(version)).unwrap_python_model().ensemble
-            outputs = select_outputs(ds, ensemble.task)
-            small, why = is_small(ensemble, min((len(o[2]) for o in outputs), default=0))
+            small, why = is_small(ensemble, n_positive)
             if not small:
                 return None, f"explain skipped for version {version}: not a small model ({why}); registry.explain: true runs it"
         r = explain_version(f"{job.model_name}/{version}", data=ds, n=job.registry.explain_rows, tracking_uri=uri,
