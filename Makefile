@@ -17,7 +17,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
 .DEFAULT_GOAL := help
-.PHONY: help install sweep test test-deps ui dashboard promote predict serve bench bench-quick bench-jund bench-tasks docs clean
+.PHONY: help install sweep test test-deps ui dashboard promote predict serve explain bench bench-quick bench-jund bench-tasks docs clean
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -65,6 +65,9 @@ promote: install ## move `champion` to a version: make promote NAME=quickstart V
 
 predict: install ## predict a file: make predict MODEL=models:/quickstart@champion INPUT=seqs.fa OUT=preds.csv
 	$(BIN)/seqsweep predict --model $(MODEL) --input $(INPUT) --out $(OUT)
+
+explain: install ## what a version learned: make explain MODEL=models:/quickstart@champion [DATA=seqs.fa] [VARIANTS=v.csv]
+	$(BIN)/seqsweep explain $(MODEL) $(if $(DATA),--data $(DATA)) $(if $(VARIANTS),--variants $(VARIANTS)) $(if $(N),--n $(N))
 
 serve: install ## serve the champion over HTTP on http://127.0.0.1:5001 (POST /invocations)
 	$(BIN)/seqsweep serve --model $(MODEL) $(if $(PORT),--port $(PORT))

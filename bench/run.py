@@ -30,6 +30,7 @@ ORDER = (
     "inference",
     "memory",
     "task_heads",
+    "explain",
 )
 QUICK_SKIPS = ("concurrency_scaling", "search_efficiency", "memory")  # full run only (or --only NAME --quick)
 TIMEOUT_S = {True: 600, False: 2400}  # per measure, quick / full

@@ -88,6 +88,8 @@ NOTES = {
     "registry.enabled": "register the best trial and consider it for promotion",
     "registry.top_k": "register the ensemble of the top k trials when its out-of-fold CV ranks at least as high as the best trial (null: 3 when the rarest class has < 1,000 training rows, else 1)",
     "registry.bootstrap": "held-out resamples (by genomic block) for 95% intervals; promote only when challenger - champion's interval is above `min_improvement` (0: point scores)",
+    "registry.explain": "after the promotion decision, record what the version learned (attributions, TF-MoDISco motifs matched to JASPAR, logos; `seqsweep explain`); null: on for a small version (<= 1,000 bp, <= 5M parameters over its fold models, >= 100 positives per output to explain; never next_base)",
+    "registry.explain_rows": "positives (per output) the sweep's explain step looks at, a seeded sample",
 }
 
 

@@ -268,6 +268,12 @@ class RegistrySpec(_Strict):
     # for the 95% intervals; the champion moves only when challenger - champion's interval is above
     # min_improvement. 0: no intervals, the point scores decide.
     bootstrap: int = Field(1000, ge=0)
+    # After registration and the promotion decision: what the version learned (seqsweep.explain: attributions,
+    # TF-MoDISco motifs matched to JASPAR, logos) recorded on it. null: on for a small version (sequences of at
+    # most 1,000 bp, at most 5M parameters over its fold models, at least 100 positives per output to explain;
+    # never next_base). A failure is a warning; it never changes the promotion.
+    explain: bool | None = None
+    explain_rows: int = Field(1000, ge=1)  # at most this many positives (per output) are explained
 
 
 class JobSpec(_Strict):

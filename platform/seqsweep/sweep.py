@@ -96,6 +96,7 @@ class SweepResult:
     ranking: tracking.Ranking | None = None  # search.rank_by (None: the mean of `metric`)
     final: Any = None  # final_model.FinalChoice: what was registered, and what it was compared with
     heldout: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # the version's (score, CI)
+    explained: Any = None  # explain.ExplainResult of the registered version (registry.explain), or None
 
     @property
     def failed(self) -> list[tracking.TrialRecord]:
@@ -424,4 +425,12 @@ def _run_on_ray(setup: SweepSetup) -> SweepResult:
         extra_tags=extra_tags,
         ranking=result.ranking,
     )
+    if result.model_version and job.registry.explain is not False:
+        # After registration and the promotion decision, so it never delays or changes them (registry.explain).
+        from seqsweep import explain
+
+        setup.emit(f"explaining version {result.model_version} (registry.explain) ...")
+        result.explained, note = explain.after_sweep(job, setup.prepared, result.model_version, uri=uri)
+        if note:
+            result.notes.append(note)
     return result

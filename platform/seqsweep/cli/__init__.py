@@ -19,6 +19,7 @@ from seqsweep import __version__, processes
 from seqsweep.cli.commands import (
     cmd_dashboard,
     cmd_data_check,
+    cmd_explain,
     cmd_data_synth,
     cmd_models_list,
     cmd_models_show,
@@ -99,6 +100,19 @@ def build_parser() -> argparse.ArgumentParser:
     ms = m.add_parser("show", help="one model version: NAME@ALIAS or NAME/VERSION")
     ms.add_argument("ref")
     ms.set_defaults(func=cmd_models_show)
+
+    ex = sub.add_parser("explain", help="what a model version learned: attributions, motifs matched to JASPAR, variant effects")
+    ex.add_argument("model", help="e.g. models:/jund@champion or jund/3")
+    ex.add_argument("--data", default=None, help="sequences to explain (default: the version's held-out data)")
+    ex.add_argument("--n", type=int, default=2000, help="at most this many positives per output (a seeded sample)")
+    ex.add_argument("--variants", default=None, help="CSV of sequence, position (1-based), ref, alt [, id]")
+    ex.add_argument("--genome", default=None, help="(not yet) a genome FASTA for a VCF of variants")
+    ex.add_argument("--method", choices=("auto", "deeplift_shap", "ism"), default="auto",
+                    help="attributions: auto = DeepLIFT/SHAP where it converges on the architecture, else ISM")
+    ex.add_argument("--top-tasks", type=int, default=3, help="multilabel: explain the tasks with the most positives")
+    ex.add_argument("--out", default=None, help="also keep the report's files in this directory")
+    ex.add_argument("--seed", type=int, default=0)
+    ex.set_defaults(func=cmd_explain)
 
     pr = sub.add_parser("promote", help="move the champion alias to a version")
     pr.add_argument("name")

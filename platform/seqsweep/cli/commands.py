@@ -179,6 +179,32 @@ def cmd_models_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from seqsweep.explain import explain_version
+    from seqsweep.explain.variants import genome_not_yet
+
+    if args.genome is not None:
+        genome_not_yet()
+    r = explain_version(args.model, data=args.data, n=args.n, variants=args.variants, method=args.method,
+                        top_tasks=args.top_tasks, seed=args.seed, out_dir=args.out)
+    print(f"{r.name} version {r.version}: {r.rows} sequences of {r.data} explained by {r.method} in {r.seconds:.0f}s")
+    print(f"  ({r.method_why})")
+    for output, motifs in r.motifs.items():
+        print(f"{output}: {len(motifs)} motif(s); top: {r.top_motif[output]}")
+        for m in motifs:
+            hits = ", ".join(x.describe() for x in m.matches) or "-"
+            print(f"  {m.name:<6} {'+' if m.sign > 0 else '-'} {m.n_seqlets:>5} seqlets  {m.consensus:<24} {hits}")
+    if r.variants is not None:
+        print("variant effects, largest first (delta probability, delta log-odds):")
+        for v in r.variants.head(10).itertuples(index=False):
+            print(f"  {v.id:<16} {v.position:>5} {v.ref}>{v.alt} {v.output:<12} {v.delta_probability:+.4f} {v.delta_log_odds:+.3f}")
+    if r.artifacts:
+        print(f"recorded on the version: tags explain.*, report {r.artifacts}/report.html")
+    if args.out:
+        print(f"report: {Path(args.out) / 'report.html'}")
+    return 0
+
+
 def cmd_promote(args: argparse.Namespace) -> int:
     from seqsweep import registry
 

@@ -124,6 +124,13 @@ def format_show(d: dict[str, Any]) -> str:
     if d["tags"]:
         lines.append("  tags:")
         lines += [f"    {k} = {_clip(v)}" for k, v in d["tags"].items()]
+    learned = [(k, v) for k, v in d["tags"].items() if k.startswith("explain.top_motif")]
+    if learned:
+        lines.append("  what it learned (seqsweep explain; method " + d["tags"].get("explain.method", "?") + "):")
+        lines += [f"    {k[len('explain.'):]}: {v}" for k, v in learned]
+        for entry in d["tags"].get("explain.matches", "").split("; "):
+            if entry and entry != "none":
+                lines.append(f"      {_clip(entry)}")
     run = d.get("run")
     if run:
         lines.append(f"  run:      {run['id']}" + (f" ({run['name']}, {run['status']})" if "name" in run else ""))
