@@ -200,11 +200,59 @@ def test_variant_effects_are_alt_minus_ref_per_output_largest_first(tmp_path):
     assert np.sign(r.delta_log_odds) == np.sign(r.delta_probability)
 
 
-def test_genome_variants_say_not_yet():
-    from seqsweep.explain.variants import genome_not_yet
+def _vcf_genome(tmp_path):
+    from seqsweep.data.genome import genome
 
-    with pytest.raises(DataError, match="not supported yet"):
-        genome_not_yet()
+    rng = np.random.default_rng(7)
+    seq = "".join(rng.choice(list("ACGT"), 3000))
+    (tmp_path / "ref.fa").write_text(">chr1\n" + seq + "\n>chr2\n" + seq[:500] + "\n")
+    return seq, genome(tmp_path / "ref.fa", cache_dir=tmp_path / "cache")
+
+
+def test_a_vcf_on_a_genome_becomes_windows_centred_on_each_variant(tmp_path):
+    from seqsweep.explain.variants import read_vcf, vcf_table
+
+    seq, store = _vcf_genome(tmp_path)
+    alt = {b: next(c for c in "ACGT" if c != b) for b in "ACGT"}
+    vcf = tmp_path / "calls.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                   f"chr1\t1500\trs1\t{seq[1499]}\t{alt[seq[1499]]}\t.\tPASS\t.\n"
+                   f"chr1\t3\t.\t{seq[2]}\t{alt[seq[2]]},{alt[alt[seq[2]]] if alt[alt[seq[2]]] != seq[2] else 'T' if seq[2] != 'T' else 'G'}\t.\t.\t.\n")
+    v = read_vcf(vcf, store)
+    assert v["id"].tolist()[0] == "rs1" and len(v) == 3  # the ALT list gives one row per allele
+    t = vcf_table(v, store, 101)
+    assert (t["sequence"].str.len() == 101).all()
+    r0, r1 = t.iloc[0], t.iloc[1]
+    assert r0.position == 51 and r0.sequence == seq[1449:1550] and r0.sequence[50] == r0.ref
+    assert r1.position == 3 and r1.sequence == seq[:101]  # near the contig's start: the window shifts inside
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("chr1\t10\t.\tREFX\tA", r"line 1: REF must be one base"),
+        ("chr9\t10\t.\tA\tC", r"has no contig 'chr9' \(it has 2: chr1, chr2\)"),
+        ("chr2\t600\t.\tA\tC", r"line 1: chr2:600 is outside chr2 \(1..500\)"),
+        ("chr1\tten\t.\tA\tC", r"line 1: POS must be an integer, got 'ten'"),
+    ],
+)
+def test_a_broken_vcf_line_is_named(tmp_path, line, message):
+    from seqsweep.explain.variants import read_vcf
+
+    _, store = _vcf_genome(tmp_path)
+    (tmp_path / "bad.vcf").write_text(line + "\n")
+    with pytest.raises(DataError, match=message):
+        read_vcf(tmp_path / "bad.vcf", store)
+
+
+def test_a_vcf_ref_that_does_not_match_the_genome_is_named(tmp_path):
+    from seqsweep.explain.variants import read_vcf
+
+    seq, store = _vcf_genome(tmp_path)
+    wrong = next(c for c in "ACGT" if c != seq[99])
+    (tmp_path / "bad.vcf").write_text(f"#header\nchr1\t100\t.\t{wrong}\t{seq[99]}\n")
+    with pytest.raises(DataError, match=rf"bad.vcf: line 2: REF '{wrong}' does not match the genome, which has '{seq[99]}' at chr1:100"):
+        read_vcf(tmp_path / "bad.vcf", store)
 
 
 # ------------------------------------------------------------------------------------------------------------

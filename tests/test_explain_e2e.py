@@ -120,7 +120,8 @@ def test_bad_input_is_one_line_exit_2_and_leaves_the_version_alone(explained, tm
         "unknown model": (["models:/nosuch@champion"], "no registered model 'nosuch'"),
         "ref mismatch": (["--variants", "ref.csv"], "row 2: ref 'G' does not match the sequence, which has 'A' at position 5"),
         "outside": (["--variants", "out.csv"], "row 1: position 101 is outside the sequence (1..100)"),
-        "genome": (["--genome", "hg38.fa"], "not supported yet"),
+        "genome without variants": (["--genome", "hg38.fa"], "--genome: give --variants (a VCF) to score against the genome"),
+        "missing genome": (["--variants", "calls.vcf", "--genome", "hg38.fa"], "hg38.fa: no such FASTA file"),
     }
     pd.DataFrame({"sequence": [seq, seq], "position": [1, 5], "ref": ["A", "G"], "alt": ["C", "C"]}).to_csv(home / "ref.csv", index=False)
     pd.DataFrame({"sequence": [seq], "position": [101], "ref": ["A"], "alt": ["C"]}).to_csv(home / "out.csv", index=False)

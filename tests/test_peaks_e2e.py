@@ -29,6 +29,7 @@ def swept(tmp_path_factory):
     (home / "space.yaml").write_text(SPACE)
     seed_store(home)
     proc = run_cli(home, "sweep", "jobs/peaks.yaml", "--set", "search_space=space.yaml", "--set", "search.num_trials=2",
+                   "--set", "registry.explain=false",
                    "--set", "train.max_epochs=3", "--set", "data.window=200", "--set", "data.negatives.ratio=2",
                    "--set", "search.scheduler=none")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -76,6 +77,41 @@ def test_predict_scores_regions_of_the_genome(swept, tmp_path):
                    "--regions", str(bad), "--out", str(tmp_path / "none.csv"))
     assert proc.returncode == 2 and "bad.bed: line 2: contig 'chr99' is not in the genome" in proc.stderr
     assert not (tmp_path / "none.csv").exists()
+
+
+def test_a_snp_in_a_bound_sites_core_has_the_largest_effect_from_a_vcf_on_the_genome(swept, tmp_path):
+    import re
+
+    from seqsweep.data.genome import genome
+
+    home, _ = swept
+    gen = home / "data" / "generated" / "peaks"
+    fa = gen / "genome.fa"
+    chr7 = "".join(ln for ln in fa.read_text().split(">chr7\n")[1].split(">")[0].splitlines())
+    summits = [int(ln.split("\t")[1]) + int(ln.split("\t")[9]) for ln in (gen / "peaks.narrowPeak").read_text().splitlines()
+               if ln.startswith("chr7\t")]
+    # the AP-1 core TGA[CG]TCA nearest a held-out summit: its G (position 3 of the core) is what JUND reads most
+    hit = next(m for s in summits for m in [re.search("TGA[CG]TCA", chr7[s - 40 : s + 40])] if m)
+    s0 = next(s for s in summits if re.search("TGA[CG]TCA", chr7[s - 40 : s + 40]))
+    pos = s0 - 40 + hit.start() + 3  # 1-based position of the core's G
+    assert chr7[pos - 1] == "G"
+    far = [p for p in range(1_200_000, 1_200_400, 100)]  # background, far from any peak of the generator's 5 kb grid
+    lines = [f"chr7\t{pos}\tcore\tG\tT"] + [f"chr7\t{p}\tbg{k}\t{chr7[p - 1]}\t{'ACGT'[('ACGT'.index(chr7[p - 1]) + 1) % 4]}"
+                                          for k, p in enumerate(far)]
+    vcf = tmp_path / "calls.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\n" + "\n".join(lines) + "\n")
+    out = tmp_path / "explain"
+    proc = run_cli(home, "explain", "models:/peaks@champion", "--n", "60", "--variants", str(vcf), "--genome", str(fa),
+                   "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    effects = pd.read_csv(next(out.rglob("variants.csv")))
+    assert effects.iloc[0]["id"] == "core" and effects.iloc[0]["delta_probability"] < 0, effects.to_string()
+    assert genome(fa).names[:1] == ("chr1",)
+
+    bad = tmp_path / "bad.vcf"
+    bad.write_text(f"chr7\t{pos}\t.\tA\tT\n")
+    proc = run_cli(home, "explain", "models:/peaks@champion", "--variants", str(bad), "--genome", str(fa))
+    assert proc.returncode == 2 and "bad.vcf: line 1: REF 'A' does not match the genome, which has 'G'" in proc.stderr
 
 
 def test_the_deepsea_job_runs_binned_sparse_targets_end_to_end(tmp_path, monkeypatch):

@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--data", default=None, help="sequences to explain (default: the version's held-out data)")
     ex.add_argument("--n", type=int, default=2000, help="at most this many positives per output (a seeded sample)")
     ex.add_argument("--variants", default=None, help="CSV of sequence, position (1-based), ref, alt [, id]")
-    ex.add_argument("--genome", default=None, help="(not yet) a genome FASTA for a VCF of variants")
+    ex.add_argument("--genome", default=None, help="a genome FASTA: --variants is then a VCF on it")
     ex.add_argument("--method", choices=("auto", "deeplift_shap", "ism"), default="auto",
                     help="attributions: auto = DeepLIFT/SHAP where it converges on the architecture, else ISM")
     ex.add_argument("--top-tasks", type=int, default=3, help="multilabel: explain the tasks with the most positives")

@@ -181,11 +181,8 @@ def cmd_models_show(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from seqsweep.explain import explain_version
-    from seqsweep.explain.variants import genome_not_yet
 
-    if args.genome is not None:
-        genome_not_yet()
-    r = explain_version(args.model, data=args.data, n=args.n, variants=args.variants, method=args.method,
+    r = explain_version(args.model, data=args.data, n=args.n, variants=args.variants, genome=args.genome, method=args.method,
                         top_tasks=args.top_tasks, seed=args.seed, out_dir=args.out)
     print(f"{r.name} version {r.version}: {r.rows} sequences of {r.data} explained by {r.method} in {r.seconds:.0f}s")
     print(f"  ({r.method_why})")

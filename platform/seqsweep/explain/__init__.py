@@ -121,9 +121,9 @@ def _sample(rows: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 
 def _encoded(ensemble, ds) -> tuple[np.ndarray, np.ndarray | None]:
-    """The dataset's one-hot as the model takes it (padded and trimmed as trained), and accessibility."""
+    """The rows' one-hot as the model takes it (padded and trimmed as trained), and accessibility."""
     if ds.seq_len == ensemble.seq_len and ds.spans is None:
-        X = ds.X
+        X = ds.onehot()
     else:
         X, _spans = ensemble.encode(ds.sequences())
     return np.asarray(X, dtype=np.uint8), ds.a
@@ -178,6 +178,7 @@ def explain_version(
     data: Any = None,
     n: int = DEFAULT_ROWS,
     variants: str | Path | None = None,
+    genome: str | Path | None = None,
     method: str = "auto",
     top_tasks: int = DEFAULT_TOP_TASKS,
     seed: int = 0,
@@ -202,7 +203,17 @@ def explain_version(
         raise DataError(f"--n must be at least 1, got {n}")
     if method not in attributions.METHODS:
         raise DataError(f"attribution method must be one of {', '.join(attributions.METHODS)}, got {method!r}")
-    table = read_variants(variants) if variants is not None else None  # bad rows fail before any work
+    store = vcf = table = None
+    if variants is not None and genome is not None:  # a VCF on a genome: checked against it before any work
+        from seqsweep.data.genome import genome as open_genome
+        from seqsweep.explain.variants import read_vcf
+
+        store = open_genome(genome)
+        vcf = read_vcf(variants, store)
+    elif variants is not None:
+        table = read_variants(variants)  # bad rows fail before any work
+    elif genome is not None:
+        raise DataError("--genome: give --variants (a VCF) to score against the genome")
     ref = model_ref[len("models:/"):] if model_ref.startswith("models:/") else model_ref
     info = registry.show(ref, tracking_uri=tracking_uri)  # RegistryError for an unknown model/alias/version
     name, version = info["name"], int(info["version"])
@@ -221,15 +232,13 @@ def explain_version(
     outputs = select_outputs(ds, task, top_tasks=top_tasks)
     if not outputs:
         raise DataError(f"{described}: no positive rows to explain")
-    X_all, a_all = _encoded(ensemble, ds)
 
     result = ExplainResult(name=name, version=version, method="", method_why="", rows=0, data=described)
     chosen = method
     explained: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for out_name, k, rows in outputs:
         idx = _sample(rows, n, seed)
-        X = X_all[idx]
-        a = None if a_all is None else a_all[idx]
+        X, a = _encoded(ensemble, ds.subset(idx))  # only the sampled rows: a genome's windows stay tokens
         t0 = time.perf_counter()
         attr = attributions.attribute(ensemble, X, a, target=k, method=chosen, seed=seed)
         t1 = time.perf_counter()
@@ -247,6 +256,10 @@ def explain_version(
                                       if positive else f"none (TF-MoDISco found no motif in {len(idx)} sequences)")
         result.rows += len(idx)
         explained[out_name] = (idx, X, attr.contributions(X))
+    if vcf is not None:
+        from seqsweep.explain.variants import vcf_table
+
+        table = vcf_table(vcf, store, ensemble.seq_len)
     if table is not None:
         result.variants = variant_effects(ensemble, table)
     result.seconds = time.time() - started

@@ -8,7 +8,9 @@ A/C/G/T, any case), and optionally `id`. Each variant is scored by the version a
 with the reference base and with the alternative: `delta_probability` = p(alt) - p(ref), and
 `delta_log_odds` = logit(p(alt)) - logit(p(ref)), per output (task or class).
 
-(A VCF with a genome FASTA comes with the genome store; `--genome` says so.)
+Or a VCF with the genome FASTA it refers to (`--variants calls.vcf --genome ref.fa`): each single-base variant
+is scored on the model-length window of the genome centred on it, read from the genome's token cache; its REF
+must match the genome there.
 """
 
 from __future__ import annotations
@@ -106,8 +108,70 @@ def variant_effects(ensemble: Ensemble, table: pd.DataFrame, *, names: list[str]
     return out.iloc[order].reset_index(drop=True)
 
 
-def genome_not_yet(*_args) -> None:
-    """`--genome` (a VCF against a genome FASTA) waits for the genome store being built on main."""
-    raise DataError("--genome: variants from a VCF and a genome FASTA are not supported yet (they come with the "
-                    "genome store); pass --variants with a CSV of sequence, position, ref, alt")
+def read_vcf(path: str | Path, store) -> pd.DataFrame:
+    """Single-base variants of a VCF (or a VCF.gz) on `store` (a genome TokenStore): id, chrom, position (1-based),
+    ref, alt. Header lines are skipped; an ALT list (A,G) gives one row per allele. DataError naming the file
+    and line: fewer than 5 columns, a position that is not an integer, a contig the genome lacks, a position past
+    its end, REF or ALT that is not one base, REF that does not match the genome."""
+    import gzip
 
+    from seqsweep.data.genome import TOKEN_N
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    rows = []
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as f:
+        for no, line in enumerate(f, start=1):
+            if line.startswith("#") or not line.strip():
+                continue
+            cols = line.rstrip("\n").split("\t")
+            where = f"{path}: line {no}"
+            if len(cols) < 5:
+                raise DataError(f"{where}: a VCF line needs CHROM, POS, ID, REF, ALT (tab-separated)")
+            chrom, pos_text, vid, ref = cols[0], cols[1], cols[2], cols[3].upper()
+            try:
+                pos = int(pos_text)
+            except ValueError:
+                raise DataError(f"{where}: POS must be an integer, got {pos_text!r}") from None
+            c = store.contig(chrom)  # DataError naming the contigs the genome has
+            n = int(store.lengths[c])
+            if not 1 <= pos <= n:
+                raise DataError(f"{where}: {chrom}:{pos} is outside {chrom} (1..{n:,})")
+            if len(ref) != 1 or ref not in BASES:
+                raise DataError(f"{where}: REF must be one base (A, C, G or T), got {ref!r}")
+            tok = int(store.tokens[store.offsets[c] + pos - 1])
+            have = "N" if tok == TOKEN_N else BASES[tok]
+            if have != ref:
+                raise DataError(f"{where}: REF {ref!r} does not match the genome, which has {have!r} at {chrom}:{pos}")
+            for alt in cols[4].upper().split(","):
+                if len(alt) != 1 or alt not in BASES or alt == ref:
+                    raise DataError(f"{where}: ALT must be one base other than REF, got {alt!r}")
+                rows.append({"id": vid if vid not in ("", ".") else f"{chrom}:{pos}:{ref}>{alt}", "chrom": chrom,
+                             "position": pos, "ref": ref, "alt": alt, "line": no})
+    if not rows:
+        raise DataError(f"{path}: no variants")
+    out = pd.DataFrame(rows)
+    out.attrs["source"] = str(path)
+    return out
+
+
+def vcf_table(vcf: pd.DataFrame, store, length: int) -> pd.DataFrame:
+    """The variant table of `read_variants` for VCF rows: the `length`-bp window of the genome centred on each
+    variant (shifted inside its contig near an end), the variant's 1-based position in it."""
+    from seqsweep.data.encoding import decode_tokens
+
+    c = np.array([store.contig(ch) for ch in vcf["chrom"]], dtype=np.int64)
+    lo, n = store.offsets[c], store.lengths[c]
+    if (n < length).any():
+        i = int(np.flatnonzero(n < length)[0])
+        raise DataError(f"{vcf.attrs.get('source', 'variants')}: line {vcf['line'].iat[i]}: contig {vcf['chrom'].iat[i]} "
+                        f"is shorter than the model's {length} bases")
+    site = lo + vcf["position"].to_numpy(dtype=np.int64) - 1  # flat offset of the variant
+    start = np.clip(site - length // 2, lo, lo + n - length)
+    out = pd.DataFrame({"id": vcf["id"].to_numpy(), "sequence": decode_tokens(store.gather(start, length)),
+                        "position": (site - start + 1).astype(np.int64), "ref": vcf["ref"].to_numpy(),
+                        "alt": vcf["alt"].to_numpy()})
+    out.attrs["source"] = vcf.attrs.get("source", "variants")
+    return out
