@@ -239,3 +239,38 @@ def test_a_fasta_with_its_samtools_index_is_read_through_it(tmp_path):
     store = genome(fa, cache_dir=tmp_path / "cache")
     assert store.names == ("chrA",) and len(store) == 2000
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "indexed.fa", "indexed.fa.fai"]
+
+
+def test_a_bed_with_label_columns_makes_multilabel_windows_with_missing_labels(tmp_path):
+    from seqsweep.data.peaks import labelled_dataset
+
+    store = _genome(tmp_path)
+    bed = tmp_path / "targets.bed"
+    bed.write_text("#chrom\tstart\tend\tlabel_JUND\tlabel_CTCF\n"
+                   "chr1\t1000\t1300\t1\t0\nchr1\t5000\t5300\t0\t1\nchr2\t2000\t2300\t1\t\nchr3\t1000\t1300\t0\tNA\n")
+    ds = labelled_dataset(tmp_path / "ref.fa", bed, 200, store=store)
+    assert ds.task.names == ("JUND", "CTCF")
+    assert ds.y.tolist() == [[1, 0], [0, 1], [1, 0], [0, 0]]
+    assert (ds.w[2:, 1] == 0).all() and (ds.w[:2] > 0).all()  # empty and NA are missing labels: weight 0
+    bad = tmp_path / "bad.bed"
+    bad.write_text("chrom\tstart\tend\tlabel_JUND\nchr1\t1000\t1300\t2\n")
+    with pytest.raises(DataError, match=r"bad.bed: line 2: label_JUND must be 0, 1 or empty \(missing\), got '2'"):
+        labelled_dataset(tmp_path / "ref.fa", bad, 200, store=store)
+    plain = tmp_path / "plain.bed"
+    plain.write_text("chr1\t1000\t1300\n")
+    with pytest.raises(DataError, match=r"plain.bed: a multilabel BED needs a header line naming label_<target> columns"):
+        labelled_dataset(tmp_path / "ref.fa", plain, 200, store=store)
+
+
+def test_a_class_column_named_by_the_header_wins_over_the_name_column(tmp_path):
+    from seqsweep.data.peaks import class_dataset
+
+    store = _genome(tmp_path)
+    bed = tmp_path / "classes.bed"
+    bed.write_text("chrom\tstart\tend\tname\tclass\nchr1\t1000\t1300\tr1\tpromoter\nchr2\t2000\t2300\tr2\tenhancer\n")
+    ds = class_dataset(tmp_path / "ref.fa", bed, 200, store=store)
+    assert ds.task.names == ("enhancer", "promoter") and ds.y.tolist() == [1, 0]
+    ragged = tmp_path / "ragged.bed"
+    ragged.write_text("chrom\tstart\tend\tclass\nchr1\t1000\t1300\n")
+    with pytest.raises(DataError, match=r"ragged.bed: line 2: has 3 columns, the header names 4"):
+        class_dataset(tmp_path / "ref.fa", ragged, 200, store=store)

@@ -145,6 +145,10 @@ def _load_peaks(job: JobSpec) -> data.Dataset:
         return ds
     if spec.bins is not None:
         raise ConfigError(f"{job.source}: 'data.bins' is for several targets (data.peaks a folder or a mapping)")
+    if job.task.type == "multilabel":  # one BED with a label_<target> column per target
+        from seqsweep.data.peaks import labelled_dataset
+
+        return labelled_dataset(spec.genome, spec.peaks, spec.window)
     if job.task.type == "multiclass":
         from seqsweep.data.peaks import class_dataset
 

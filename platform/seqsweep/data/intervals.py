@@ -24,6 +24,7 @@ from seqsweep.errors import DataError
 log = logging.getLogger(__name__)
 
 _SKIP = ("#", "track", "browser")
+_HEADER_START = ("start", "chromstart", "chrom_start")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class Intervals:
     summit: np.ndarray
     strand: np.ndarray
     line: np.ndarray
+    # columns named by a header line (`#chrom start end label_JUND ...` or `chrom start end class`), beyond the 3rd
+    extra: dict[str, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return int(self.start.shape[0])
@@ -65,9 +68,15 @@ def read_bed(path: str | Path) -> Intervals:
         raise DataError(f"{path}: no such BED file")
     opener = gzip.open if path.suffix == ".gz" else open
     chrom, start, end, name, summit, strand, line = [], [], [], [], [], [], []
+    header: list[str] | None = None
+    extra: list[list[str]] = []
     with opener(path, "rt") as f:
         for no, raw in enumerate(f, start=1):
             text = raw.rstrip("\n\r")
+            cols = text.lstrip("#").split("\t") if "\t" in text else text.lstrip("#").split()
+            if header is None and not chrom and len(cols) >= 3 and cols[1].strip().lower() in _HEADER_START:
+                header = [c.strip() for c in cols]  # a header line names the columns (label_<task>, class, ...)
+                continue
             if not text.strip() or text.startswith(_SKIP):
                 continue
             cols = text.split("\t") if "\t" in text else text.split()
@@ -80,7 +89,7 @@ def read_bed(path: str | Path) -> Intervals:
             if s > e:
                 raise DataError(f"{where}: start {s} > end {e}")
             peak = -1
-            if len(cols) >= 10 and cols[9] not in ("", "."):
+            if header is None and len(cols) >= 10 and cols[9] not in ("", "."):
                 peak = _int(cols[9], "the narrowPeak summit (column 10)", where)
                 if peak != -1 and not 0 <= peak < max(e - s, 1):
                     raise DataError(f"{where}: summit offset {peak} lies outside the peak ({e - s} bp)")
@@ -91,11 +100,16 @@ def read_bed(path: str | Path) -> Intervals:
             strand.append(cols[5] if len(cols) > 5 and cols[5] in "+-." else ".")
             summit.append(peak)
             line.append(no)
+            if header is not None:
+                if len(cols) != len(header):
+                    raise DataError(f"{where}: has {len(cols)} columns, the header names {len(header)}")
+                extra.append(cols[3:])
     if not chrom:
         raise DataError(f"{path}: holds no interval (chrom, start, end lines)")
     return Intervals(str(path), np.array(chrom, dtype=str), np.array(start, dtype=np.int64), np.array(end, dtype=np.int64),
                      np.array(name, dtype=str), np.array(summit, dtype=np.int64), np.array(strand, dtype=str),
-                     np.array(line, dtype=np.int64))
+                     np.array(line, dtype=np.int64),
+                     None if header is None else {h: np.array([r[k] for r in extra], dtype=str) for k, h in enumerate(header[3:])})
 
 
 def match_contigs(iv: Intervals, store: TokenStore) -> np.ndarray:

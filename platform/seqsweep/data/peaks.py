@@ -116,17 +116,19 @@ def class_dataset(
 
     store = store if store is not None else genome(genome_path)
     iv = read_bed(peaks_path)
-    missing = np.flatnonzero(iv.name == ".")
+    labels = iv.extra["class"] if iv.extra and "class" in iv.extra else iv.name  # a `class` column, else the name
+    missing = np.flatnonzero((labels == ".") | (labels == ""))
     if len(missing):
-        raise DataError(f"{iv.where(int(missing[0]))}: a multiclass BED needs the class in its name column (column 4)")
-    found = sorted(set(iv.name.tolist()))
+        raise DataError(f"{iv.where(int(missing[0]))}: a multiclass BED needs the class in its name column (column 4) "
+                        "or in a column a header line names 'class'")
+    found = sorted(set(labels.tolist()))
     names = list(classes) if classes else found
     unknown = [c for c in found if c not in names]
     if unknown:
-        i = int(np.flatnonzero(iv.name == unknown[0])[0])
+        i = int(np.flatnonzero(labels == unknown[0])[0])
         raise DataError(f"{iv.where(i)}: class {unknown[0]!r} is not one of task.classes ({', '.join(names)})")
     starts = peak_windows(iv, store, window)
-    y = np.array([names.index(c) for c in iv.name], dtype=np.int64)
+    y = np.array([names.index(c) for c in labels], dtype=np.int64)
     if negatives is not None:
         neg = sample_negatives(store, starts, window, ratio=negatives.ratio, match=None if negatives.match == "none" else "gc",
                                avoid=[flat_intervals(iv, store)] + [flat_intervals(read_bed(b), store) for b in negatives.exclude],
@@ -140,6 +142,39 @@ def class_dataset(
     ds = validate(Dataset(store=store, starts=starts, length=window, y=y, w=class_balancing_weights(y),
                           task=Task("multiclass", tuple(names)), source=source))
     log.info("%s: %d windows of %d classes", source, len(ds), len(names))
+    return ds
+
+
+def labelled_dataset(genome_path: str | Path, peaks_path: str | Path, window: int, *, store: TokenStore | None = None) -> Dataset:
+    """A multilabel dataset from a BED whose header line names one `label_<target>` column per target: a window
+    on each interval, labels 0/1 (an empty cell, `.` or NA is a missing label, weight 0), class-balancing weights
+    per target over its measured rows.
+
+    Raises DataError naming the file and line: no header with label_ columns, a label other than 0/1/missing.
+    """
+    from seqsweep.data.encoding import multilabel_weights
+    from seqsweep.tasks import Task
+
+    store = store if store is not None else genome(genome_path)
+    iv = read_bed(peaks_path)
+    cols = [c for c in (iv.extra or {}) if c.startswith("label_")]
+    if not cols:
+        raise DataError(f"{peaks_path}: a multilabel BED needs a header line naming label_<target> columns "
+                        "(#chrom start end label_JUND label_CTCF ...), or a folder of peak files (data.bins)")
+    raw = np.stack([iv.extra[c] for c in cols], 1)  # (N, T) text
+    measured = ~np.isin(np.char.upper(raw), ["", ".", "NA", "NAN"])
+    ok = np.isin(raw, ["0", "1"]) | ~measured
+    if not ok.all():
+        i, t = (int(v) for v in np.argwhere(~ok)[0])
+        raise DataError(f"{iv.where(i)}: {cols[t]} must be 0, 1 or empty (missing), got {str(raw[i, t])!r}")
+    y = np.where(measured, raw == "1", 0).astype(np.uint8)
+    starts = peak_windows(iv, store, window)
+    order = np.argsort(starts, kind="stable")
+    source = f"{peaks_path} on {store.source}"
+    ds = validate(Dataset(store=store, starts=starts[order], length=window, y=y[order],
+                          w=multilabel_weights(y[order], measured[order]),
+                          task=Task("multilabel", tuple(c[len("label_"):] for c in cols)), source=source))
+    log.info("%s: %d windows, %d targets from label_ columns", source, len(ds), len(cols))
     return ds
 
 
