@@ -93,7 +93,7 @@ def test_a_snp_in_a_bound_sites_core_has_the_largest_effect_from_a_vcf_on_the_ge
     # the AP-1 core TGA[CG]TCA nearest a held-out summit: its G (position 3 of the core) is what JUND reads most
     hit = next(m for s in summits for m in [re.search("TGA[CG]TCA", chr7[s - 40 : s + 40])] if m)
     s0 = next(s for s in summits if re.search("TGA[CG]TCA", chr7[s - 40 : s + 40]))
-    pos = s0 - 40 + hit.start() + 3  # 1-based position of the core's G
+    pos = s0 - 40 + hit.start() + 2  # 1-based position of the core's G (0-based index + 1)
     assert chr7[pos - 1] == "G"
     far = [p for p in range(1_200_000, 1_200_400, 100)]  # background, far from any peak of the generator's 5 kb grid
     lines = [f"chr7\t{pos}\tcore\tG\tT"] + [f"chr7\t{p}\tbg{k}\t{chr7[p - 1]}\t{'ACGT'[('ACGT'.index(chr7[p - 1]) + 1) % 4]}"
