@@ -90,8 +90,8 @@ bench-tasks: install ## the task jobs' champions against their baselines (after 
 docs: install ## regenerate README.md's job-keys table and docs/performance.md (from bench/results/latest.json)
 	$(BIN)/python docs/generate.py
 
-clean: ## remove caches and generated data; mlruns/ only with CONFIRM_DELETE_MLRUNS=yes
-	rm -rf .pytest_cache build platform/*.egg-info data/generated
+clean: ## remove caches, generated data and genome token caches; mlruns/ only with CONFIRM_DELETE_MLRUNS=yes
+	rm -rf .pytest_cache build platform/*.egg-info data/generated data/genomes
 	find . -name __pycache__ -type d -prune -not -path "./$(VENV)/*" -exec rm -rf {} +
 	@if [ "$(CONFIRM_DELETE_MLRUNS)" = yes ]; then echo "deleting mlruns/ content"; \
 	  find mlruns -mindepth 1 -not -name .gitkeep -delete; \
