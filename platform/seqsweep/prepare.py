@@ -291,6 +291,11 @@ def prepare_data(job: JobSpec) -> PreparedData:
         if group_by == "chromosome":
             for k, (_, va) in enumerate(folds):
                 info[f"fold{k}_validation_chromosomes"] = _names(np.unique(tr_chroms[va]))
+        folds_text = " | ".join(info[f"fold{k}_validation_chromosomes"] for k in range(len(folds))
+                                if f"fold{k}_validation_chromosomes" in info)
+        notes.append(f"chromosomes: training {info['train_chromosomes']}"
+                     + (f" (the folds validate {folds_text})" if folds_text else "")
+                     + (f"; held out {info['test_chromosomes']}" if info["test_chromosomes"] else ""))
     test_groups = None
     if test is not None and group_by == "genomic_block":
         try:
