@@ -98,6 +98,17 @@ def _rebalanced(ds: data.Dataset) -> data.Dataset:
     return ds.replace(w=w)
 
 
+def _first_record(path: Path) -> str:
+    """The name of a FASTA's first record (up to the first space), or '' when it has none."""
+    import gzip
+
+    with (gzip.open(path, "rt") if path.suffix == ".gz" else open(path)) as f:
+        for line in f:
+            if line.startswith(">"):
+                return line[1:].split(maxsplit=1)[0] if line[1:].strip() else ""
+    return ""
+
+
 def _windows(job: JobSpec, path, labels=None) -> data.Dataset:
     """next_base windows cut from every sequence of `path` (its labels, if any, are not used).
 
@@ -108,11 +119,11 @@ def _windows(job: JobSpec, path, labels=None) -> data.Dataset:
     from seqsweep.data.windows import next_base_windows, windows_over
 
     t = job.task
-    if data.loaders.data_kind(Path(path)) == "fasta":
+    if data.loaders.data_kind(Path(path)) == "fasta" and data.genomic_coordinates([_first_record(Path(path))]) is None:
+        # records that are contigs: decided from the first header, before any cache is built for a FASTA of windows
         store = genome(path)
-        if data.genomic_coordinates(np.array(store.names)) is None:
-            return windows_over(store, context=t.context, k=t.k, stride=t.stride, block_size=job.cv.block_size,
-                                source=str(path))
+        return windows_over(store, context=t.context, k=t.k, stride=t.stride, block_size=job.cv.block_size,
+                            source=str(path))
     df = data.read_sequences(path, labels=labels)
     return next_base_windows(
         df["id"].to_numpy(dtype=str), df["sequence"].tolist(), context=t.context, k=t.k, stride=t.stride,
