@@ -10,6 +10,7 @@ Needs the Debian `chromium` package (`make test-deps`); skipped, saying so, with
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import urlencode
 
 import mlflow
@@ -122,18 +123,34 @@ def test_bookmarked_trials_view_ranks_trials_and_links_their_models(ui_url, stor
     # A bookmarkable view: the trial runs only, best first.
     query = urlencode({"workflowType": "machine_learning", "searchFilter": "tags.`seqsweep.kind` = 'trial'",
                        "orderByKey": "metrics.`cv_weighted_accuracy`", "orderByAsc": "false"})
+    # The store first: every trial logged its model (so a "-" on the page below is the page, not the sweep).
+    for name, run in trials.items():
+        logged = client.search_logged_models([exp.experiment_id],
+                                             filter_string=f"source_run_id = '{run.info.run_id}'")
+        assert len(logged) == 1, f"{name}: {len(logged)} logged models in the store"
+
     browser.open(f"{ui_url}/#/experiments/{exp.experiment_id}/runs?{query}")
     browser.wait_for_text(*trials, "3 matching runs")
-    rows = browser.table_rows()
     best_first = sorted(trials, key=lambda n: trials[n].data.metrics["cv_weighted_accuracy"], reverse=True)
+
+    def expected_model(run) -> str:
+        return f"{SHARED_JOB} v{champion.version}" if run.info.run_id == champion.run_id else "model"
+
+    # MLflow fills the Models column with a request of its own after the rows render (seconds later on a busy
+    # machine): wait for it, then check every row.
+    deadline = time.monotonic() + 60
+    while True:
+        rows = browser.table_rows()
+        missing = [n for n, run in trials.items()
+                   if sum(f" {n} " in f" {r} " for r in rows) != 1
+                   or expected_model(run) not in _row_of(rows, n).split(" | ")]
+        if not missing or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert [next(n for n in trials if f" {n} " in f" {r} ") for r in rows] == best_first, rows
     for name, run in trials.items():
         row = _row_of(rows, name)
-        cells = row.split(" | ")
-        if run.info.run_id == champion.run_id:
-            assert f"{SHARED_JOB} v{champion.version}" in cells, f"{name}: no registered model in its row: {row}"
-        else:
-            assert "model" in cells, f"{name}: no logged model in its row: {row}"
+        assert expected_model(run) in row.split(" | "), f"{name}: no {expected_model(run)!r} in its Models cell: {row}"
 
 
 def test_registered_model_page_shows_versions_and_aliases(ui_url, store, browser):
