@@ -519,3 +519,41 @@ def test_kmer_adapt_scales_by_the_training_maximum_and_is_saved():
     other = create_model("kmer", seq_len=30, k_max=4)
     other.load_state_dict(model.state_dict())
     assert torch.equal(other.eval()(x), model.eval()(x))
+
+
+@pytest.mark.parametrize("arch", ["lstm", "bilstm", "cnn_bilstm"])
+def test_lstm_training_calls_run_over_row_chunks_with_the_same_outputs(arch, monkeypatch):
+    """On CPU a training batch goes through the LSTM in chunks of rows (models/_common.run_rnn): the same
+    logits bit for bit, the same gradients up to summation order; inference is one call."""
+    import seqsweep.models._common as common
+
+    calls: list[int] = []
+    forward = torch.nn.LSTM.forward
+
+    def counted(self, x, *args):
+        calls.append(x.shape[0])
+        return forward(self, x, *args)
+
+    monkeypatch.setattr(torch.nn.LSTM, "forward", counted)
+    torch.manual_seed(0)
+    model = create_model(arch, seq_len=101)
+    x = (torch.rand(300, 4, 101) < 0.25).float()
+    torch.manual_seed(1)  # the same dropout masks in both passes
+    chunked = model(x)
+    assert len(calls) > 1 and max(calls) <= 128 and sum(calls) == 300, calls
+    grads = torch.autograd.grad(chunked.sum(), list(model.parameters()))
+
+    monkeypatch.setattr(common, "LSTM_CHUNK_BYTES", 10**12)  # one call
+    calls.clear()
+    torch.manual_seed(1)
+    whole = model(x)
+    assert calls == [300]
+    assert torch.equal(chunked, whole)
+    for g, h in zip(grads, torch.autograd.grad(whole.sum(), list(model.parameters()))):
+        torch.testing.assert_close(g, h, rtol=1e-5, atol=1e-6)
+
+    monkeypatch.setattr(common, "LSTM_CHUNK_BYTES", 2 * 2**20)
+    calls.clear()
+    with torch.inference_mode():
+        model(x)
+    assert calls == [300]

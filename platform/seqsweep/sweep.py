@@ -206,16 +206,16 @@ def run(
     for note in prepared.warnings:
         log.warning("%s", note)
     locks.wait_on_busy_sqlite()  # another sweep may be writing to the same sqlite stores
-    with locks.store_lock():  # a fresh store is created by one process at a time
-        experiment_id = tracking.open_store(uri, job.experiment_name)
-
     if not verbose:
         # Tune's new output engine prints its configuration box even at verbose=0; the legacy engine is silent.
         os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
         warnings.filterwarnings("ignore", module="optuna")
         warnings.filterwarnings("ignore", message=".*ExperimentalWarning.*")
     # Ray starts (or is joined) before any run is created: a cluster that cannot be reached leaves no trace.
-    started_ray = runtime.init_ray(address, verbose=verbose)
+    # The tracking store opens meanwhile, on a thread: creating a fresh one (MLflow's schema migrations) and
+    # ray.init (mostly waiting on the processes it starts) take ~3 s each, so start-up costs the longer of the
+    # two rather than their sum (docs/design.md#start-up).
+    experiment_id, started_ray = _open_store_while(lambda: runtime.init_ray(address, verbose=verbose), uri, job)
     try:
         setup = SweepSetup(job=job, space=space, uri=uri, experiment_id=experiment_id, prepared=prepared, state=state,
                            started=started, verbose=verbose, emit=emit)
@@ -226,6 +226,33 @@ def run(
             import ray
 
             ray.shutdown()
+
+
+def _open_store_while(start_ray: Callable[[], bool], uri: str, job: JobSpec) -> tuple[str, bool]:
+    """(the job's experiment id, whether Ray was started here): the store is opened on a thread while
+    `start_ray` runs on this one (ray.init must run on the main thread). Either failing raises, after the
+    other has finished (a store is never left half-created) and with Ray shut down again."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def open_store() -> str:
+        with locks.store_lock():  # a fresh store is created by one process at a time
+            return tracking.open_store(uri, job.experiment_name)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="seqsweep-store") as pool:
+        opening = pool.submit(open_store)
+        try:
+            started_ray = start_ray()
+        except BaseException:
+            opening.exception()  # wait for it; Ray's error is the one to report
+            raise
+        try:
+            return opening.result(), started_ray
+        except BaseException:
+            if started_ray:
+                import ray
+
+                ray.shutdown()
+            raise
 
 
 def _restore_tuner(tune_path: Path, trainable, callbacks: list) -> Any:

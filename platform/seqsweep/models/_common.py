@@ -235,3 +235,33 @@ class PositionMaxPool(nn.MaxPool2d):
 
     def __init__(self, pool: int):
         super().__init__((1, pool))
+
+
+#: Bytes of one LSTM call's saved activations kept near a CPU core's L2 cache (1 MiB a core where measured).
+#: The oneDNN LSTM that torch runs on CPU slows sharply once a training batch's activations outgrow it:
+#: lstm (101 steps, 32 units) trained at 6.5k rows/s in batches of 256 and at 10.5-11k in chunks of 32-64;
+#: cnn_bilstm's BiLSTM (11 steps) at 8.0k and 11.1k in chunks of 128 (docs/design.md#recurrent-chunks).
+LSTM_CHUNK_BYTES = 2 * 2**20
+
+
+def lstm_chunk_rows(rnn: nn.LSTM, steps: int) -> int:
+    """Rows per chunk for a training call of `rnn` over `steps` positions: a power of two, at least 32."""
+    per_row = steps * (2 if rnn.bidirectional else 1) * rnn.num_layers * 4 * rnn.hidden_size * 4  # float32 gates
+    rows = max(1, LSTM_CHUNK_BYTES // max(1, per_row))
+    return max(32, 1 << (rows.bit_length() - 1))
+
+
+def run_rnn(rnn: nn.RNNBase, h: torch.Tensor):
+    """rnn(h) for h (B, L', F) batch-first -> (outputs (B, L', D*H), final state), as nn.RNNBase returns them.
+
+    A CPU training call of an LSTM runs over chunks of rows (lstm_chunk_rows) and concatenates them: rows never
+    interact in a recurrent layer, so the outputs are the same bits; the weight gradients are the same sums in
+    another order (differences ~1e-8). Inference, GPUs and the other cells get one call.
+    """
+    if not isinstance(rnn, nn.LSTM) or h.device.type != "cpu" or not torch.is_grad_enabled():
+        return rnn(h)
+    rows = lstm_chunk_rows(rnn, h.shape[1])
+    if h.shape[0] <= rows:
+        return rnn(h)
+    outs, states = zip(*(rnn(h[a : a + rows]) for a in range(0, h.shape[0], rows)))
+    return torch.cat(outs), tuple(torch.cat(s, dim=1) for s in zip(*states))  # (h_n, c_n): (D*layers, B, H)

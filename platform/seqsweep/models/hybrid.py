@@ -15,6 +15,7 @@ from seqsweep.models._common import (
     align_left,
     channels_last,
     masked_max_mean,
+    run_rnn,
 )
 from seqsweep.models._registry import register_model
 
@@ -92,7 +93,7 @@ class CNNBiLSTM(SequenceModel):
         h = self.scan(channels_last(x))  # (B, 4, L) -> (B, 4, 1, L) -> (B, F, 1, L'), stored as (B, L', F)
         h = h.squeeze(2).transpose(1, 2)  # (B, L', F), no copy
         if lengths is None:
-            h, _ = self.rnn(h)  # (B, L', F) -> (B, L', 2H)
+            h, _ = run_rnn(self.rnn, h)  # (B, L', F) -> (B, L', 2H)
             valid = None
         else:
             steps = ((lengths - self.kernel_size + 1) // self.pool).clamp(1, h.shape[1])  # real steps per row

@@ -12,7 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqsweep.models._common import OutputLayer, SequenceModel, align_left
+from seqsweep.models._common import OutputLayer, SequenceModel, align_left, run_rnn
 from seqsweep.models._registry import register_model
 
 #: Tokens per k: the 4**k k-mers, one for a k-mer holding an N, one for padding.
@@ -121,7 +121,7 @@ class _Recurrent(SequenceModel):
         h = self.downsample(self._features(x, lengths))  # (B, F, L) -> (B, F, L' = L // k // pool)
         h = h.transpose(1, 2)  # (B, L', F)
         if lengths is None:
-            outputs, state = self.rnn(h)  # (B, L', D*H)
+            outputs, state = run_rnn(self.rnn, h)  # (B, L', D*H)
             mean = outputs.mean(1) if self.readout == "mean" else None
         else:
             steps = (lengths // (self.k * self.pool)).clamp(1, h.shape[1])  # positions the RNN reads per row
