@@ -213,6 +213,24 @@ def _epoch_seconds(home: Path, train_dir: Path, threads: int) -> float:
     return timed[0] / 4
 
 
+_PHASES = ("until_first_s", "after_last_s", "per_trial_s")
+
+
+def _sweep_phases(result, called: float, returned: float) -> dict[str, float]:
+    """Where a sweep's time outside training goes, from the driver's clock (trials one at a time): from
+    sweep.run's call until the first trial trains (Ray Tune starting the trial's worker, which imports torch;
+    the driver's set-up), after the last trial ended (its model's logging, the report), and per trial the
+    rest (Tune's hand-over between trials, the time a started trial spends outside `trial_seconds`)."""
+    recs = sorted(result.records, key=lambda r: r.started)
+    inside = [r.last.get("trial_seconds", 0.0) for r in recs]
+    first = recs[0].started + (recs[0].ended - recs[0].started - inside[0])  # when the first trial began training
+    spans = sum(r.ended - r.started for r in recs)
+    gaps = sum(b.started - a.ended for a, b in zip(recs, recs[1:]))
+    # the first trial's own start-up (worker imports before run_trial) is per sweep, not per trial
+    per_trial = (spans - sum(inside) - (first - recs[0].started) + gaps) / max(1, len(recs) - 1)
+    return {"until_first_s": first - called, "after_last_s": returned - recs[-1].ended, "per_trial_s": per_trial}
+
+
 def sweep_overhead(quick: bool, threads: int) -> dict[str, Any]:
     import optuna
 
@@ -231,6 +249,33 @@ def sweep_overhead(quick: bool, threads: int) -> dict[str, Any]:
     trials = 4 if quick else 8
     rows, details, notes = [], {}, []
     ray_init: list[float] = []
+    # Start-up as sweep.run pays it: a fresh MLflow store opened on a thread while the local Ray starts
+    # (sweep.open_store_while_ray_starts), then the Optuna study's storage; against the same one after the other.
+    # Each in a fresh home, interleaved, after a first untimed one (imports), fastest of 2.
+    import ray
+
+    from seqsweep import runtime, sweep
+
+    def start_up(overlapped: bool) -> float:
+        with bench_home("overhead-startup"):
+            uri = store.tracking_uri()
+            t0 = time.perf_counter()
+            if overlapped:
+                sweep.open_store_while_ray_starts(lambda: runtime.init_ray(None), uri, "overhead_startup")
+            else:
+                tracking.open_store(uri, "overhead_startup")
+                runtime.init_ray(None)
+            optuna.storages.RDBStorage(f"sqlite:///{store.mlruns_dir() / 'optuna.db'}")
+            seconds = time.perf_counter() - t0
+            ray.shutdown()
+            return seconds
+
+    start_up(True)
+    startups: dict[str, list[float]] = {"overlapped": [], "sequential": []}
+    for variant in _interleaved(2, list(startups)):
+        startups[variant].append(start_up(variant == "overlapped"))
+    startup_s, sequential_s = min(startups["overlapped"]), min(startups["sequential"])
+    say(f"start-up of a sweep (a fresh store): {startup_s:.1f} s overlapped, {sequential_s:.1f} s one after the other")
     with bench_home("overhead") as home:
         # Fixed start-up cost 1, measured once: a fresh tracking store (MLflow + Optuna schema migrations).
         uri = store.tracking_uri()
@@ -260,14 +305,16 @@ def sweep_overhead(quick: bool, threads: int) -> dict[str, Any]:
                     with ray_runtime() as init_s:
                         ray_init.append(init_s)
                         result, wall = run_sweep(jobs[name])
+                        returned = time.time()
                     inside = [r.last.get("trial_seconds", float("nan")) for r in result.records]
-                    runs["sweep"].append({"wall_s": wall, "ray_init_s": init_s, "trial_training_s": inside})
+                    runs["sweep"].append({"wall_s": wall, "ray_init_s": init_s, "trial_training_s": inside,
+                                          **_sweep_phases(result, returned - wall, returned)})
                 say(f"{name:5s} {variant:5s} {wall:6.1f} s for {trials} trials of {epochs} epochs")
             pairs = list(zip(runs["plain"], runs["sweep"]))  # run i of each variant ran next to each other
             ratios = [sw["wall_s"] / pl["wall_s"] for pl, sw in pairs]
             mid = sorted(range(len(pairs)), key=lambda i: ratios[i])[len(pairs) // 2]  # the median pair
             plain, swept = pairs[mid][0]["wall_s"], pairs[mid][1]["wall_s"]
-            fixed_s = mlflow_store_s + optuna_store_s + min(ray_init)
+            fixed_s = startup_s
             overheads = [(sw["wall_s"] - sum(sw["trial_training_s"])) / trials for sw in runs["sweep"]]
             tag = f"{name}: {trials} trials x {epochs} ep (~{plain / trials:.1f} s each)"
             rows.append(row(f"{tag}, plain CVTrainer loop", plain, "s"))
@@ -275,10 +322,17 @@ def sweep_overhead(quick: bool, threads: int) -> dict[str, Any]:
             rows.append(row(f"{tag}, seqsweep sweep (incl. start-up)", swept + fixed_s, "s",
                             (swept + fixed_s) / plain, "x plain"))
             rows.append(row(f"{tag}, platform overhead per trial", float(np.median(overheads)), "s"))
+            phases = {k: float(np.median([sw[k] for sw in runs["sweep"]])) for k in _PHASES}
+            rows.append(row(f"{tag}, of which per sweep: until the first trial trains", phases["until_first_s"], "s"))
+            rows.append(row(f"{tag}, of which per sweep: after the last trial", phases["after_last_s"], "s"))
+            rows.append(row(f"{tag}, of which per trial: outside its training (marginal)", phases["per_trial_s"], "s"))
             details[name] = {"epochs": epochs, "runs": runs, "pair_ratios": ratios, "median_pair": mid,
                              "plain_trial_s_mean": plain / trials}
     rows.append(row("start-up: ray.init (local runtime)", min(ray_init), "s"))
     rows.append(row("start-up: fresh MLflow + Optuna sqlite stores", mlflow_store_s + optuna_store_s, "s"))
+    rows.append(row("start-up of a sweep: a fresh store, then Ray (as before)", sequential_s, "s"))
+    rows.append(row("start-up of a sweep: a fresh store opened while Ray starts", startup_s, "s",
+                    startup_s / sequential_s, "x one after the other"))
     notes.append(
         f"synthetic data, 4,000 rows, {FOLDS} folds, cnn defaults, batch 256; every trial the same configuration "
         f"for the epochs that make a ~2 s and a ~10 s trial at the speed of a timed plain trial just before "
@@ -287,11 +341,13 @@ def sweep_overhead(quick: bool, threads: int) -> dict[str, Any]:
         "scheduler none, registry disabled (registration is timed in `inference`). The plain loop loads the data, "
         "makes the folds and trains, with Ray down; the sweep also checkpoints every trial and logs its model to "
         "MLflow. 'excl. start-up' = sweep.run wall time with Ray already up and the store already created; "
-        "'incl.' adds ray.init and the store's creation. Platform overhead per trial = (sweep wall - sum of "
+        "'incl.' adds the start-up as sweep.run pays it: a fresh store opened on a thread while Ray starts (timed "
+        "in a home of its own; the parts, timed apart, are shown too). Platform overhead per trial = (sweep wall - sum of "
         f"in-trial training seconds) / trials, median over runs. {reps} adjacent plain/sweep pair(s) per trial "
         "size (ABBA order); the rows show the pair with the median ratio."
     )
     details.update({"ray_init_s": ray_init, "mlflow_store_s": mlflow_store_s, "optuna_store_s": optuna_store_s,
+                    "startup_s": startups,
                     "calibration_epoch_s": epoch_s, "target_trial_s": dict(sizes)})
     return {"rows": rows, "details": details, "notes": notes}
 

@@ -1,4 +1,4 @@
-"""sweep._open_store_while: the tracking store opens on a thread while Ray starts, and a failure of either
+"""sweep.open_store_while_ray_starts: the tracking store opens on a thread while Ray starts, and a failure of either
 leaves neither behind half-done."""
 
 from __future__ import annotations
@@ -9,19 +9,15 @@ import time
 import pytest
 
 from seqsweep import sweep, tracking
-from seqsweep.config import load_job
 from seqsweep.errors import ClusterError, TrackingError
 
-from e2e_helpers import write_tiny_job
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQSWEEP_HOME", str(tmp_path))  # the store lock lives under it
 
 
-@pytest.fixture
-def job(tmp_path, monkeypatch):
-    monkeypatch.setenv("SEQSWEEP_HOME", str(tmp_path))
-    return load_job(write_tiny_job(tmp_path))
-
-
-def test_the_store_opens_while_ray_starts(job, monkeypatch):
+def test_the_store_opens_while_ray_starts(monkeypatch):
     opened = threading.Event()
 
     def open_store(uri, experiment):
@@ -34,11 +30,11 @@ def test_the_store_opens_while_ray_starts(job, monkeypatch):
         return True
 
     monkeypatch.setattr(tracking, "open_store", open_store)
-    assert sweep._open_store_while(start_ray, "sqlite:///x.db", job) == ("7", True)
+    assert sweep.open_store_while_ray_starts(start_ray, "sqlite:///x.db", "tiny") == ("7", True)
     assert opened.is_set()
 
 
-def test_a_store_that_fails_shuts_the_started_ray_down(job, monkeypatch):
+def test_a_store_that_fails_shuts_the_started_ray_down(monkeypatch):
     import ray
 
     shut = []
@@ -49,11 +45,11 @@ def test_a_store_that_fails_shuts_the_started_ray_down(job, monkeypatch):
     monkeypatch.setattr(tracking, "open_store", open_store)
     monkeypatch.setattr(ray, "shutdown", lambda: shut.append(True))
     with pytest.raises(TrackingError, match="no"):
-        sweep._open_store_while(lambda: True, "sqlite:///x.db", job)
+        sweep.open_store_while_ray_starts(lambda: True, "sqlite:///x.db", "tiny")
     assert shut == [True]
 
 
-def test_ray_failing_waits_for_the_store_and_reports_rays_error(job, monkeypatch):
+def test_ray_failing_waits_for_the_store_and_reports_rays_error(monkeypatch):
     done = []
 
     def open_store(uri, experiment):
@@ -66,5 +62,5 @@ def test_ray_failing_waits_for_the_store_and_reports_rays_error(job, monkeypatch
 
     monkeypatch.setattr(tracking, "open_store", open_store)
     with pytest.raises(ClusterError, match="cannot join"):
-        sweep._open_store_while(start_ray, "sqlite:///x.db", job)
+        sweep.open_store_while_ray_starts(start_ray, "sqlite:///x.db", "tiny")
     assert done == [True]  # the store was not left half-created by an exiting process

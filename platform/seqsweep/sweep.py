@@ -215,7 +215,9 @@ def run(
     # The tracking store opens meanwhile, on a thread: creating a fresh one (MLflow's schema migrations) and
     # ray.init (mostly waiting on the processes it starts) take ~3 s each, so start-up costs the longer of the
     # two rather than their sum (docs/design.md#start-up).
-    experiment_id, started_ray = _open_store_while(lambda: runtime.init_ray(address, verbose=verbose), uri, job)
+    experiment_id, started_ray = open_store_while_ray_starts(
+        lambda: runtime.init_ray(address, verbose=verbose), uri, job.experiment_name
+    )
     try:
         setup = SweepSetup(job=job, space=space, uri=uri, experiment_id=experiment_id, prepared=prepared, state=state,
                            started=started, verbose=verbose, emit=emit)
@@ -228,15 +230,15 @@ def run(
             ray.shutdown()
 
 
-def _open_store_while(start_ray: Callable[[], bool], uri: str, job: JobSpec) -> tuple[str, bool]:
-    """(the job's experiment id, whether Ray was started here): the store is opened on a thread while
+def open_store_while_ray_starts(start_ray: Callable[[], bool], uri: str, experiment: str) -> tuple[str, bool]:
+    """(the id of `experiment`, whether Ray was started here): the store is opened on a thread while
     `start_ray` runs on this one (ray.init must run on the main thread). Either failing raises, after the
     other has finished (a store is never left half-created) and with Ray shut down again."""
     from concurrent.futures import ThreadPoolExecutor
 
     def open_store() -> str:
         with locks.store_lock():  # a fresh store is created by one process at a time
-            return tracking.open_store(uri, job.experiment_name)
+            return tracking.open_store(uri, experiment)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="seqsweep-store") as pool:
         opening = pool.submit(open_store)

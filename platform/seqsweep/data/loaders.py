@@ -23,9 +23,9 @@ import gzip
 import io
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from seqsweep.data.dataset import Dataset
 from seqsweep.data.encoding import Length, codes, codes_to_length, decode
@@ -33,6 +33,9 @@ from seqsweep.data.labels import BINARY_LABELS, LabelSpec, interpret
 from seqsweep.data.shards import SHARD_FILE, read_shards, shard_labels
 from seqsweep.data.validate import validate
 from seqsweep.errors import DataError
+
+if TYPE_CHECKING:  # pandas is imported where used: a trial's worker never needs it
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +83,7 @@ def _read_table(path: Path, sep: str) -> pd.DataFrame:
 
     (pandas' own NA parsing would turn a sequence 'NA' or 'NAN' into a missing value.)
     """
+    import pandas as pd
     try:
         df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_filter=False)
     except pd.errors.EmptyDataError:
@@ -96,6 +100,7 @@ def _read_table(path: Path, sep: str) -> pd.DataFrame:
 
 def _numbers(col: pd.Series, name: str, src: str | Path) -> np.ndarray:
     """A column of strings as float64, or a DataError naming the first row that is not a number."""
+    import pandas as pd
     vals = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
     bad = np.isnan(vals) & ~col.str.lower().isin(["nan"]).to_numpy()
     if bad.any():
@@ -140,6 +145,7 @@ def _label_names(columns, label_columns: tuple[str, ...] | None) -> list[str]:
 
 def _parse_table(path: Path, sep: str, label_columns: tuple[str, ...] | None = None) -> pd.DataFrame:
     """CSV/TSV -> DataFrame(id, sequence[, label columns as text][, weight][, accessibility])."""
+    import pandas as pd
     df = _read_table(path, sep)
     known = ("sequence", "label", *OPTIONAL_COLUMNS, "id")
     _check_columns(df, path, ("sequence",), known, label_columns)
@@ -165,6 +171,7 @@ def _open_text(path: Path) -> io.TextIOBase:
 
 def _parse_fasta(path: Path) -> pd.DataFrame:
     """FASTA -> DataFrame(id, sequence[, label][, weight][, accessibility]) from `key=value` header tokens."""
+    import pandas as pd
     ids: list[str] = []
     seqs: list[list[str]] = []
     fields: list[dict[str, str]] = []
@@ -207,6 +214,7 @@ def _join_labels(seqs: pd.DataFrame, fasta: Path, labels: Path, label_columns: t
 
     The labels file replaces any label/weight/accessibility given in the FASTA headers.
     """
+    import pandas as pd
     if not labels.exists():
         raise DataError(f"{labels}: no such file or directory")
     sep = TABLE_SUFFIXES.get(Path(str(labels).removesuffix(".gz")).suffix.lower(), ",")
@@ -250,6 +258,7 @@ def read_sequences(path: str | Path, *, labels: str | Path | None = None) -> pd.
     """Sequences for prediction: DataFrame with `id`, `sequence` and, when the source has them, its label
     columns (`label` or `label_<task>`, as written), `weight`, `accessibility`. Labels are optional here.
     Shard directories are decoded to strings ('N' for all-zero positions)."""
+    import pandas as pd
     path = Path(path)
     kind = data_kind(path)
     _labels_only_for_fasta(kind, path, labels)

@@ -7,9 +7,9 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from seqsweep.data.dataset import Dataset
@@ -19,6 +19,9 @@ from seqsweep.data.motifs import KEEP, MOTIFS, Motif, mutate, reverse_complement
 from seqsweep.data.synth import N_RUN_RATE, START, TRANSITIONS, _background, _categorical
 from seqsweep.errors import DataError
 from seqsweep.tasks import Task
+
+if TYPE_CHECKING:  # pandas is imported where used: a trial's worker never needs it
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -365,6 +368,7 @@ def synth_multiclass(
     Raises:
         DataError: n < 10, lengths not two integers with MC_MIN_LENGTH <= low <= high.
     """
+    import pandas as pd
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 10:
         raise DataError(f"synth_multiclass: n must be an integer >= 10, got {n!r}")
     try:

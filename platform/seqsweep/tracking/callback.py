@@ -280,6 +280,7 @@ class SweepCallback(Callback):
 
     def _end_run(self, rec: TrialRecord, status: str, mlflow_status: str, error: str | None = None) -> None:
         rec.status = status
+        rec.ended = time.time()
         rec.seconds = float(rec.last.get("trial_seconds", time.time() - rec.started))
         tags = {runs.TAG_STATUS: status}
         if rec.node:

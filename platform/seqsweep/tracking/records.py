@@ -37,7 +37,8 @@ class TrialRecord:
     config: dict[str, Any]
     status: str = "running"
     last: dict[str, Any] = field(default_factory=dict)
-    started: float = field(default_factory=time.time)
+    started: float = field(default_factory=time.time)  # when Tune started the trial (its worker is up)
+    ended: float | None = None  # when the driver learnt that it ended (time.time())
     seconds: float = 0.0
     error: str | None = None
     model_uri: str | None = None
