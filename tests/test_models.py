@@ -557,3 +557,19 @@ def test_lstm_training_calls_run_over_row_chunks_with_the_same_outputs(arch, mon
     with torch.inference_mode():
         model(x)
     assert calls == [300]
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_hyperparameter_declares_its_rule_in_the_signature(name):
+    """Declared once: each hyperparameter's type carries its rule (models/hparams.py), which `models list`
+    shows and register_model checks; no constructor checks values by hand."""
+    import inspect as _inspect
+
+    from seqsweep.models import model_rules
+    from seqsweep.models._registry import _lookup
+
+    assert set(model_rules(name)) == set(model_hparams(name)), name
+    source = _inspect.getsource(_lookup(name))
+    assert "check_int" not in source and "check_choice" not in source
+    line = next(line for line in describe_models().splitlines() if line.startswith(name + " "))
+    assert all(f"[{rule}]" in line for rule in model_rules(name).values()), line

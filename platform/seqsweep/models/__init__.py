@@ -4,8 +4,9 @@
     model = create_model("deepbind", seq_len=101, filters=64)
     logits = model(x)  # x (B, 4, L) float one-hot in A,C,G,T order -> (B,) logits
 
-A new architecture is one file with a `@register_model("name")` class plus one import below; the tests
-are parametrized over `list_models()`, so it is tested for free.
+A new architecture is one file with a `@register_model("name")` class plus one import below; its
+hyperparameters are its constructor's keyword arguments, typed with models/hparams.py's rules. The tests are
+parametrized over `list_models()`, so it is tested for free.
 """
 
 from seqsweep.models._common import ModelInputError, SequenceModel, check_input
@@ -16,6 +17,7 @@ from seqsweep.models._registry import (
     describe_models,
     list_models,
     model_hparams,
+    model_rules,
     register_model,
 )
 
@@ -32,5 +34,6 @@ __all__ = [
     "describe_models",
     "list_models",
     "model_hparams",
+    "model_rules",
     "register_model",
 ]

@@ -67,9 +67,11 @@ def check_input(
 
 
 class SequenceModel(nn.Module):
-    """Base class: stores the data arguments, checks hyperparameters, validates inputs.
+    """Base class: stores the data arguments and the shared hyperparameters, validates inputs.
 
-    Subclasses call `super().__init__(seq_len, use_accessibility, hidden_size, dropout, n_outputs)` first and
+    Subclasses declare their hyperparameters with the types of models/hparams.py (register_model checks every
+    value against its type's rule before the constructor runs), call
+    `super().__init__(seq_len, use_accessibility, hidden_size, dropout, n_outputs)` first and
     `self.check_input(x, a, mask)` at the top of forward.
     """
 
@@ -86,45 +88,15 @@ class SequenceModel(nn.Module):
         self, seq_len: int, use_accessibility: bool, hidden_size: int, dropout: float, n_outputs: int = 1
     ):
         super().__init__()
-        self.seq_len = self.check_int("seq_len", seq_len, low=1)
-        self.n_outputs = self.check_int("n_outputs", n_outputs, low=1)
-        if not isinstance(use_accessibility, bool):
-            raise ModelError(
-                f"architecture {self.name!r}: use_accessibility must be true or false, got {use_accessibility!r}"
-            )
+        self.seq_len = int(seq_len)
+        self.n_outputs = int(n_outputs)
         self.use_accessibility = use_accessibility
-        self.hidden_size = self.check_int("hidden_size", hidden_size, low=1)
-        self.dropout = self.check_fraction("dropout", dropout)
+        self.hidden_size = int(hidden_size)
+        self.dropout = float(dropout)
 
     @property
     def name(self) -> str:
         return self.architecture or type(self).__name__
-
-    # --- hyperparameter checks: one line naming the architecture, the key, the rule and the value ---
-
-    def check_int(self, key: str, value: object, low: int, high: int | None = None, why: str = "") -> int:
-        # bool is an Integral too, but `filters: true` in a YAML file is a mistake, not 1 filter.
-        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-        if ok and value >= low and (high is None or value <= high):
-            return int(value)
-        rule = f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]"
-        raise ModelError(f"architecture {self.name!r}: {key} must be {rule}{why}, got {value!r}")
-
-    def check_fraction(self, key: str, value: object) -> float:
-        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-        if ok and 0.0 <= value < 1.0:
-            return float(value)
-        raise ModelError(f"architecture {self.name!r}: {key} must be a number in [0, 1), got {value!r}")
-
-    def check_choice(self, key: str, value: object, choices: tuple[str, ...]) -> str:
-        if value in choices:
-            return str(value)
-        raise ModelError(f"architecture {self.name!r}: {key} must be one of {', '.join(choices)}, got {value!r}")
-
-    def check_bool(self, key: str, value: object) -> bool:
-        if isinstance(value, bool):
-            return value
-        raise ModelError(f"architecture {self.name!r}: {key} must be true or false, got {value!r}")
 
     @property
     def min_length(self) -> int:

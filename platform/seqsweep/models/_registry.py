@@ -13,12 +13,14 @@ so that a typo never silently falls back to a default.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 
 from torch import nn
 
 from seqsweep.errors import ModelError
+from seqsweep.models import hparams
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +58,34 @@ def register_model(name: str):
                     f"architecture {name!r}: constructor argument {p.name!r} must be a keyword with a default"
                 )
         cls.architecture = name  # so error messages and checkpoints can name it
+        cls.__init__ = _checked(name, cls)
         _MODELS[name] = cls
         return cls
 
     return decorator
+
+
+def _checked(name: str, cls: type[nn.Module]):
+    """cls.__init__, preceded by hparams.check of every argument against the rule its type declares."""
+    init = cls.__init__
+    rules = hparams.rules(cls)
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)  # inspect.signature (model_hparams) still reads the constructor's own signature
+    def __init__(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        values = dict(list(bound.arguments.items())[1:])  # [0] is self
+        hparams.check(name, rules, values)
+        init(self, **values)
+
+    return __init__
+
+
+def model_rules(name: str) -> dict[str, str]:
+    """{hyperparameter: its rule, as text} of architecture `name` (data arguments left out)."""
+    rules = hparams.rules(_lookup(name))
+    return {k: str(rules[k]) for k in model_hparams(name) if k in rules}
 
 
 def list_models() -> list[str]:
@@ -116,12 +142,13 @@ def create_model(
 
 
 def describe_models() -> str:
-    """A plain-text table of the architectures: name, one-line description, hyperparameters=defaults."""
+    """A plain-text table of the architectures: name, one-line description, hyperparameters=defaults [rule]."""
     rows = [("architecture", "description", "hyperparameters")]
     for name in list_models():
         doc = inspect.getdoc(_MODELS[name]) or ""
         summary = doc.splitlines()[0].strip() if doc else ""
-        hps = ", ".join(f"{k}={v!r}" for k, v in model_hparams(name).items())
+        rules = model_rules(name)
+        hps = ", ".join(f"{k}={v!r}" + (f" [{rules[k]}]" if k in rules else "") for k, v in model_hparams(name).items())
         rows.append((name, summary, hps))
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)

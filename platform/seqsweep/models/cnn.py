@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -17,6 +19,7 @@ from seqsweep.models._common import (
     window_mask,
 )
 from seqsweep.models._registry import register_model
+from seqsweep.models.hparams import Accessibility, Choice, Count, Dropout, Flag, Int, Outputs, SeqLen, Width
 
 
 @register_model("cnn")
@@ -30,21 +33,18 @@ class CNN(SequenceModel):
 
     def __init__(
         self,
-        seq_len: int = 101,
-        use_accessibility: bool = False,
-        n_outputs: int = 1,
-        hidden_size: int = 64,
-        dropout: float = 0.25,
-        num_layers: int = 2,
-        filters: int = 32,
-        kernel_size: int = 9,
-        pool: int = 4,
+        seq_len: SeqLen = 101,
+        use_accessibility: Accessibility = False,
+        n_outputs: Outputs = 1,
+        hidden_size: Count = 64,
+        dropout: Dropout = 0.25,
+        num_layers: Count = 2,
+        filters: Count = 32,
+        kernel_size: Width = 9,
+        pool: Width = 4,
     ):
         super().__init__(seq_len, use_accessibility, hidden_size, dropout, n_outputs)
-        self.num_layers = self.check_int("num_layers", num_layers, low=1)
-        self.filters = self.check_int("filters", filters, low=1)
-        self.kernel_size = self.check_int("kernel_size", kernel_size, low=1, high=self.seq_len, why=" (<= seq_len)")
-        self.pool = self.check_int("pool", pool, low=1, high=self.seq_len, why=" (<= seq_len)")
+        self.num_layers, self.filters, self.kernel_size, self.pool = num_layers, filters, kernel_size, pool
         out_len = self.seq_len // self.pool**self.num_layers
         if out_len < 1:
             raise ModelError(
@@ -176,21 +176,18 @@ class DeepBind(SequenceModel):
 
     def __init__(
         self,
-        seq_len: int = 101,
-        use_accessibility: bool = False,
-        n_outputs: int = 1,
-        hidden_size: int = 32,
-        dropout: float = 0.25,
-        filters: int = 128,
-        kernel_size: int = 9,
-        pool: str = "maxavg",
-        both_strands: bool = True,
+        seq_len: SeqLen = 101,
+        use_accessibility: Accessibility = False,
+        n_outputs: Outputs = 1,
+        hidden_size: Count = 32,
+        dropout: Dropout = 0.25,
+        filters: Count = 128,
+        kernel_size: Width = 9,
+        pool: Annotated[str, Choice(("max", "maxavg"))] = "maxavg",
+        both_strands: Annotated[bool, Flag()] = True,
     ):
         super().__init__(seq_len, use_accessibility, hidden_size, dropout, n_outputs)
-        self.filters = self.check_int("filters", filters, low=1)
-        self.kernel_size = self.check_int("kernel_size", kernel_size, low=1, high=self.seq_len, why=" (<= seq_len)")
-        self.pool = self.check_choice("pool", pool, ("max", "maxavg"))
-        self.both_strands = self.check_bool("both_strands", both_strands)
+        self.filters, self.kernel_size, self.pool, self.both_strands = filters, kernel_size, pool, both_strands
 
         self.conv = nn.Conv1d(4, self.filters, self.kernel_size)
         n_features = self.filters * (2 if self.pool == "maxavg" else 1)
@@ -283,20 +280,18 @@ class DilatedResNet(SequenceModel):
 
     def __init__(
         self,
-        seq_len: int = 101,
-        use_accessibility: bool = False,
-        n_outputs: int = 1,
-        hidden_size: int = 32,
-        dropout: float = 0.25,
-        num_layers: int = 4,
-        filters: int = 32,
-        kernel_size: int = 11,
+        seq_len: SeqLen = 101,
+        use_accessibility: Accessibility = False,
+        n_outputs: Outputs = 1,
+        hidden_size: Count = 32,
+        dropout: Dropout = 0.25,
+        # Past 10 layers the dilation (2**10) dwarfs any sequence this platform trains on.
+        num_layers: Annotated[int, Int(1, 10)] = 4,
+        filters: Count = 32,
+        kernel_size: Width = 11,
     ):
         super().__init__(seq_len, use_accessibility, hidden_size, dropout, n_outputs)
-        # Past 10 layers the dilation (2**10) dwarfs any sequence this platform trains on.
-        self.num_layers = self.check_int("num_layers", num_layers, low=1, high=10)
-        self.filters = self.check_int("filters", filters, low=1)
-        self.kernel_size = self.check_int("kernel_size", kernel_size, low=1, high=self.seq_len, why=" (<= seq_len)")
+        self.num_layers, self.filters, self.kernel_size = num_layers, filters, kernel_size
 
         self.stem = nn.Conv1d(4, self.filters, self.kernel_size, padding="same")
         self.blocks = nn.ModuleList(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -18,6 +20,7 @@ from seqsweep.models._common import (
     run_rnn,
 )
 from seqsweep.models._registry import register_model
+from seqsweep.models.hparams import Accessibility, Choice, Count, Dropout, Outputs, SeqLen, Width
 
 
 @register_model("cnn_bilstm")
@@ -35,21 +38,18 @@ class CNNBiLSTM(SequenceModel):
 
     def __init__(
         self,
-        seq_len: int = 101,
-        use_accessibility: bool = False,
-        n_outputs: int = 1,
-        hidden_size: int = 32,
-        dropout: float = 0.25,
-        filters: int = 64,
-        kernel_size: int = 11,
-        pool: int = 8,
-        readout: str = "flatten",
+        seq_len: SeqLen = 101,
+        use_accessibility: Accessibility = False,
+        n_outputs: Outputs = 1,
+        hidden_size: Count = 32,
+        dropout: Dropout = 0.25,
+        filters: Count = 64,
+        kernel_size: Width = 11,
+        pool: Width = 8,
+        readout: Annotated[str, Choice(("flatten", "max", "mean"))] = "flatten",
     ):
         super().__init__(seq_len, use_accessibility, hidden_size, dropout, n_outputs)
-        self.filters = self.check_int("filters", filters, low=1)
-        self.kernel_size = self.check_int("kernel_size", kernel_size, low=1, high=self.seq_len, why=" (<= seq_len)")
-        self.pool = self.check_int("pool", pool, low=1, high=self.seq_len, why=" (<= seq_len)")
-        self.readout = self.check_choice("readout", readout, ("flatten", "max", "mean"))
+        self.filters, self.kernel_size, self.pool, self.readout = filters, kernel_size, pool, readout
         steps = (self.seq_len - self.kernel_size + 1) // self.pool
         if steps < 1:
             raise ModelError(

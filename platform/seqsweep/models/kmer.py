@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 from torch import nn
 
 from seqsweep.models._common import OutputLayer, SequenceModel
 from seqsweep.models._registry import register_model
+from seqsweep.models.hparams import Accessibility, Count, Dropout, Int, Outputs, SeqLen
 
 
 def canonical_index(k: int) -> tuple[torch.Tensor, int]:
@@ -41,18 +44,17 @@ class KmerSpectrum(SequenceModel):
 
     def __init__(
         self,
-        seq_len: int = 101,
-        use_accessibility: bool = False,
-        n_outputs: int = 1,
-        hidden_size: int = 32,
-        dropout: float = 0.25,
-        k_max: int = 6,
-        num_layers: int = 0,
+        seq_len: SeqLen = 101,
+        use_accessibility: Accessibility = False,
+        n_outputs: Outputs = 1,
+        hidden_size: Count = 32,
+        dropout: Dropout = 0.25,
+        # 4**8 = 65536 codes per row is where counting stops being cheap next to the other models
+        k_max: Annotated[int, Int(1, 8, seq_len=True)] = 6,
+        num_layers: Annotated[int, Int(0, 3)] = 0,
     ):
         super().__init__(seq_len, use_accessibility, hidden_size, dropout, n_outputs)
-        # 4**8 = 65536 codes per row is where counting stops being cheap next to the other models
-        self.k_max = self.check_int("k_max", k_max, low=1, high=min(8, self.seq_len), why=" (and <= seq_len)")
-        self.num_layers = self.check_int("num_layers", num_layers, low=0, high=3)
+        self.k_max, self.num_layers = k_max, num_layers
         self._columns: list[int] = []  # C_k for k = 1..k_max (plain ints: no tensor reads in forward)
         for k in range(1, self.k_max + 1):
             column, n = canonical_index(k)

@@ -7,6 +7,7 @@ from torch import nn
 
 from seqsweep.models._common import OutputLayer, SequenceModel
 from seqsweep.models._registry import register_model
+from seqsweep.models.hparams import Accessibility, Count, Dropout, Outputs, SeqLen
 
 
 @register_model("mlp")
@@ -21,15 +22,15 @@ class MLP(SequenceModel):
 
     def __init__(
         self,
-        seq_len: int = 101,
-        use_accessibility: bool = False,
-        n_outputs: int = 1,
-        hidden_size: int = 64,
-        dropout: float = 0.25,
-        num_layers: int = 2,
+        seq_len: SeqLen = 101,
+        use_accessibility: Accessibility = False,
+        n_outputs: Outputs = 1,
+        hidden_size: Count = 64,
+        dropout: Dropout = 0.25,
+        num_layers: Count = 2,
     ):
         super().__init__(seq_len, use_accessibility, hidden_size, dropout, n_outputs)
-        self.num_layers = self.check_int("num_layers", num_layers, low=1)
+        self.num_layers = num_layers
         layers: list[nn.Module] = []
         width = 4 * self.seq_len
         for _ in range(self.num_layers):

@@ -7,6 +7,8 @@ non-overlapping k-mer tokens (L / k steps), `embedding` > 0 learns a vector per 
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -14,6 +16,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqsweep.models._common import OutputLayer, SequenceModel, align_left, run_rnn
 from seqsweep.models._registry import register_model
+from seqsweep.models.hparams import Accessibility, Choice, Count, Dropout, Int, Outputs, SeqLen, Width
 
 #: Tokens per k: the 4**k k-mers, one for a k-mer holding an N, one for padding.
 def n_tokens(k: int) -> int:
@@ -56,24 +59,20 @@ class _Recurrent(SequenceModel):
 
     def __init__(
         self,
-        seq_len: int = 101,
-        use_accessibility: bool = False,
-        n_outputs: int = 1,
-        hidden_size: int = 32,
-        dropout: float = 0.25,
-        num_layers: int = 1,
-        pool: int = 1,
-        readout: str = "mean",
-        embedding: int = 0,
-        k: int = 1,
+        seq_len: SeqLen = 101,
+        use_accessibility: Accessibility = False,
+        n_outputs: Outputs = 1,
+        hidden_size: Count = 32,
+        dropout: Dropout = 0.25,
+        num_layers: Count = 1,
+        pool: Width = 1,
+        readout: Annotated[str, Choice(("last", "mean"))] = "mean",
+        embedding: Annotated[int, Int(0)] = 0,
+        # 4**6 tokens is where an embedding table outgrows the rest of the model
+        k: Annotated[int, Int(1, 6, seq_len=True)] = 1,
     ):
         super().__init__(seq_len, use_accessibility, hidden_size, dropout, n_outputs)
-        self.num_layers = self.check_int("num_layers", num_layers, low=1)
-        self.pool = self.check_int("pool", pool, low=1, high=self.seq_len, why=" (<= seq_len)")
-        self.readout = self.check_choice("readout", readout, ("last", "mean"))
-        self.embedding = self.check_int("embedding", embedding, low=0)
-        # 4**6 tokens is where an embedding table outgrows the rest of the model
-        self.k = self.check_int("k", k, low=1, high=min(6, self.seq_len), why=" (and <= seq_len)")
+        self.num_layers, self.pool, self.readout, self.embedding, self.k = num_layers, pool, readout, embedding, k
 
         if self.embedding:
             self.embed = nn.Embedding(n_tokens(self.k), self.embedding, padding_idx=n_tokens(self.k) - 1)
