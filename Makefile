@@ -87,7 +87,7 @@ bench-jund: install ## JUND search quality: the anchors, the latest `make sweep 
 bench-tasks: install ## the task jobs' champions against their baselines (after `make sweep JOB=jobs/<job>.yaml`)
 	$(BIN)/python bench/tasks_quality.py
 
-docs: install ## regenerate README.md's job-keys table and docs/performance.md (from bench/results/latest.json)
+docs: install ## regenerate docs/jobs.md's job-keys table and docs/performance.md (from bench/results/latest.json)
 	$(BIN)/python docs/generate.py
 
 clean: ## remove caches, generated data and genome token caches; mlruns/ only with CONFIRM_DELETE_MLRUNS=yes

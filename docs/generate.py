@@ -1,4 +1,4 @@
-"""The generated parts of the docs: the README's table of job keys (from seqsweep.config.JobSpec) and
+"""The generated parts of the docs: docs/jobs.md's table of job keys (from seqsweep.config.JobSpec) and
 docs/performance.md (from bench/results/latest.json).
 
     make docs                          # = python docs/generate.py: rewrite both
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
+JOBS = ROOT / "docs" / "jobs.md"
 PERFORMANCE = ROOT / "docs" / "performance.md"
 LATEST = ROOT / "bench" / "results" / "latest.json"
 GENOME_SCALE = ROOT / "bench" / "results" / "genome_scale.json"
@@ -26,7 +26,7 @@ END = "<!-- job-keys: end -->"
 # What a key means, for keys whose pydantic Field has no `description` (a description there wins).
 NOTES = {
     "name": "the sweep's name: experiment, model and Tune folder default to it",
-    "data.train": "a DeepChem shard folder, FASTA or CSV/TSV (see Data)",
+    "data.train": "a DeepChem shard folder, FASTA or CSV/TSV (see [data](data.md#formats))",
     "data.labels": "a labels CSV for a FASTA without labels",
     "data.test": "a held-out file, for promotion",
     "data.holdout": "carve a held-out part out of `train` by whole genomic blocks (or `test`, not both)",
@@ -47,7 +47,7 @@ NOTES = {
     "task.context": "next_base: the context window's length",
     "task.k": "next_base: the length of the k-mer predicted",
     "task.stride": "next_base: bases between windows",
-    "search_space": "a search-space YAML (see Search spaces)",
+    "search_space": "a search-space YAML (see [search spaces](#search-spaces))",
     "search.num_trials": "configurations to try",
     "search.max_concurrent": "trials at a time",
     "search.sampler": "Optuna's sampler",
@@ -193,11 +193,11 @@ def job_keys_table() -> str:
     return "\n".join(lines + [END])
 
 
-def with_job_keys(readme: str) -> str:
-    """`readme` with the text between BEGIN and END replaced by the current table."""
-    if BEGIN not in readme or END not in readme:
-        raise SystemExit(f"{README}: the job-keys markers are missing ({BEGIN!r} ... {END!r})")
-    head, rest = readme.split(BEGIN, 1)
+def with_job_keys(page: str) -> str:
+    """`page` (docs/jobs.md) with the text between BEGIN and END replaced by the current table."""
+    if BEGIN not in page or END not in page:
+        raise SystemExit(f"{JOBS}: the job-keys markers are missing ({BEGIN!r} ... {END!r})")
+    head, rest = page.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
     return head + job_keys_table() + tail
 
@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 when a generated part is stale")
     args = p.parse_args(argv)
     wanted = {
-        README: with_job_keys(README.read_text()),
+        JOBS: with_job_keys(JOBS.read_text()),
         PERFORMANCE: performance_md(json.loads(LATEST.read_text()))
         + (genome_scale_md(json.loads(GENOME_SCALE.read_text())) if GENOME_SCALE.exists() else ""),
     }

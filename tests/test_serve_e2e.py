@@ -1,7 +1,7 @@
 """Serving the champion over HTTP, used as a person would: `seqsweep serve`, then plain HTTP requests.
 
 After a real tiny sweep, `seqsweep serve --model models:/tiny@champion` runs `mlflow models serve` in this
-environment; the tests POST to /invocations the way the README's curl example does.
+environment; the tests POST to /invocations the way the curl example in docs/tracking.md does.
 """
 
 from __future__ import annotations

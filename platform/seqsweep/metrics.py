@@ -146,7 +146,7 @@ def evaluate_proba(y, p, w) -> dict[str, float]:
 
 # ---------------------------------------------------------------------------------------------------------
 # Multilabel, multiclass and next_base (seqsweep.tasks). One definition each, used by the trainer, the
-# registry and `seqsweep predict`; README "Metrics" writes them down.
+# registry and `seqsweep predict`; docs/tasks.md#metrics writes them down.
 
 #: The k of top-k accuracy for single-label tasks with C classes.
 def top_k(n_classes: int) -> int:
