@@ -32,6 +32,31 @@ NOTES = {
     "data.holdout": "carve a held-out part out of `train` by whole genomic blocks (or `test`, not both)",
     "data.holdout.fraction": "share of the rows held out",
     "data.holdout.block_size": "bases per genomic block",
+    "data.holdout.seed": "which blocks are held out",
+    "data.holdout.chromosomes": "hold out these chromosomes instead (e.g. `[chr8, chr9]`, as DeepSEA did)",
+    "data.synthetic.seed": "the generator's seed",
+    "data.genome": "a genome FASTA (plain, gzip or bgzip), cached once as tokens (see [peaks and a genome](data.md#from-peaks-and-a-genome))",
+    "data.peaks": "a BED/narrowPeak file (binary), or a folder of them or a mapping `{target: file}` (multilabel, with `bins`)",
+    "data.window": "window length in bases, centred on each peak's summit (or centre)",
+    "data.negatives": "negative windows drawn from the genome outside every peak",
+    "data.negatives.ratio": "negatives per positive",
+    "data.negatives.match": "`gc`: GC-matched to the positives",
+    "data.negatives.exclude": "BED files of regions never drawn from (e.g. blacklists)",
+    "data.negatives.max_n": "the largest share of N in a negative window",
+    "data.negatives.seed": "the draw's seed",
+    "data.negatives.bed": "your own negatives instead of drawn ones",
+    "data.bins": "DeepSEA-style targets: windows every `stride` bases, labelled per target by its peaks over the central `bin`",
+    "data.bins.stride": "bases between windows",
+    "data.bins.bin": "central bases a peak must cover",
+    "data.bins.overlap": "share of the bin a peak must cover for a 1",
+    "data.bins.over": "`peaks`: windows that overlap some peak; `genome`: all of them",
+    "data.bins.max_n": "the largest share of N in a window",
+    "data.signal": "a bigWig read as each window's accessibility",
+    "data.signal.accessibility": "the bigWig; a window's value is its mean",
+    "train.learning_rate": "the optimizer's step size (search spaces usually sample it)",
+    "train.weight_decay": "L2 penalty (decoupled with `adamw`)",
+    "train.optimizer": "Adam or AdamW",
+    "train.jitter": "shift each training window by up to this many bases, a fresh draw every epoch (genome windows only)",
     "data.synthetic": "generate the synthetic set into `train` on first use",
     "data.synthetic.n": "rows",
     "data.synthetic.positive_rate": "share of positives (binary)",
@@ -121,6 +146,11 @@ def _type_text(tp: Any, metadata: list) -> str:
         text = ", ".join(f"`{v}`" for v in typing.get_args(tp))
     else:
         names = {int: "int", float: "float", bool: "bool", str: "string", Path: "path"}
+        if typing.get_origin(tp) in (typing.Union, types.UnionType):  # e.g. a path or a {target: path} mapping
+            return " or ".join(_type_text(t, []) for t in typing.get_args(tp)) + (" or null" if optional else "")
+        if typing.get_origin(tp) is dict:
+            key, value = typing.get_args(tp)
+            return f"mapping {names.get(key, 'key')} -> {names.get(value, 'value')}" + (" or null" if optional else "")
         if typing.get_origin(tp) is list:
             text = f"list of {names.get(typing.get_args(tp)[0], 'values')}"
         else:
@@ -138,7 +168,7 @@ def _type_text(tp: Any, metadata: list) -> str:
 def _default_text(field) -> str:
     if field.is_required():
         return "**required**"
-    v = field.default
+    v = field.default_factory() if field.default_factory is not None else field.default
     if v is None:
         return "null"
     if isinstance(v, bool):
