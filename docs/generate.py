@@ -147,7 +147,9 @@ def _type_text(tp: Any, metadata: list) -> str:
     else:
         names = {int: "int", float: "float", bool: "bool", str: "string", Path: "path"}
         if typing.get_origin(tp) in (typing.Union, types.UnionType):  # e.g. a path or a {target: path} mapping
-            return " or ".join(_type_text(t, []) for t in typing.get_args(tp)) + (" or null" if optional else "")
+            members = [t for t in typing.get_args(tp) if t is not type(None)]
+            optional = optional or len(members) < len(typing.get_args(tp))
+            return " or ".join(_type_text(t, []) for t in members) + (" or null" if optional else "")
         if typing.get_origin(tp) is dict:
             key, value = typing.get_args(tp)
             return f"mapping {names.get(key, 'key')} -> {names.get(value, 'value')}" + (" or null" if optional else "")
