@@ -2,4 +2,5 @@
 
 from seqsweep.cli import entrypoint
 
-entrypoint()
+if __name__ == "__main__":  # importing this module (pkgutil.walk_packages, tools) must not run the CLI
+    entrypoint()

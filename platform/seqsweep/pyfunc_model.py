@@ -19,25 +19,25 @@ still load and serve the model.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.models import ModelSignature
 from mlflow.models.model import ModelInfo
-from mlflow.types import ColSpec, Schema
 
 from seqsweep.ensemble import Ensemble, load_ensemble
 from seqsweep.errors import DataError
+from seqsweep.pyfunc_packaging import (  # model_signature .. warm_up: importable from here, as before
+    ACCESSIBILITY,
+    SEQUENCE,
+    model_signature,
+    package,
+    pip_requirements,
+    warm_up,
+)
 from seqsweep.tasks import Task
-
-log = logging.getLogger(__name__)
-
-SEQUENCE = "sequence"
-ACCESSIBILITY = "accessibility"
 
 
 def output_frame(task: Task, p: np.ndarray) -> pd.DataFrame:
@@ -103,111 +103,8 @@ def _as_frame(model_input: Any) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------------------
-# Packaging, for logging the model (in the driver, never in the model-serving process)
-
-
-def model_signature(use_accessibility: bool, task: Task | None = None) -> ModelSignature:
-    task = task or Task()
-    inputs = [ColSpec("string", SEQUENCE)]
-    if use_accessibility:
-        # Declared but not `required`: MLflow's own check for a missing required column raises a message that
-        # dumps the whole input frame; SeqsweepModel.predict says in one line what is missing instead.
-        inputs.append(ColSpec("double", ACCESSIBILITY, required=False))
-    if task.type == "binary":
-        outputs = [ColSpec("double", "probability"), ColSpec("long", "label")]
-    else:
-        outputs = [ColSpec("double", name) for name in task.names]
-        if task.single_label:
-            outputs.append(ColSpec("string", "label"))
-    return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
-
-
-def _example_sequences(seq_len: int, n: int = 3, variable: bool = False) -> list[str]:
-    """A few fixed random sequences that also show the encoding policy: upper case, lower case, and an N
-    (and, for a model trained with data.length, a shorter one)."""
-    rng = np.random.default_rng(0)
-    sizes = [seq_len, max(1, seq_len // 2), seq_len] if variable else [seq_len] * n
-    seqs = ["".join(rng.choice(list("ACGT"), size=m)) for m in sizes[:n]]
-    seqs[1] = seqs[1].lower()
-    seqs[2] = "N" + seqs[2][1:]
-    return seqs
-
-
-def pip_requirements() -> list[str]:
-    """What a serving environment needs to install to load the model (MLflow's env managers read this).
-
-    torch is a range, not the logging machine's exact version: the local build is `2.x.y+cpu`, a tag that exists
-    only on the PyTorch wheel index, while a plain `torch==2.x.y` makes pip fetch the multi-GB CUDA build on
-    Linux. A range lets an environment keep the CPU (or GPU) wheel it already has. The other packages are
-    what importing the model code pulls in (seqsweep.data reads shards with joblib); scoring lives in
-    seqsweep.ensemble, so neither the trainer nor scikit-learn is needed to serve.
-    """
-    import joblib
-    import safetensors
-
-    numpy_major = int(np.__version__.split(".")[0])  # numpy 2 reads arrays differently from numpy 1
-    return [
-        f"mlflow=={mlflow.__version__}",
-        "torch>=2.4,<3",
-        f"numpy>={numpy_major}.0,<{numpy_major + 1}",
-        "pandas>=2.0",
-        f"safetensors>={safetensors.__version__}",
-        f"joblib>={joblib.__version__}",
-    ]
-
-
-def warm_up() -> None:
-    """Do the one-time work of a process's first model logging ahead of time, best effort.
-
-    The first model logging in a process is slower than the next ones: MLflow scans every installed
-    distribution to check the pip requirements (importlib_metadata.packages_distributions, cached afterwards;
-    docs/design.md#warm-up). The sweep driver runs this in a background thread while the first trials train,
-    so the first finished trial does not hold up the sweep.
-    """
-    try:
-        from mlflow.utils.requirements_utils import warn_dependency_requirement_mismatches
-
-        warn_dependency_requirement_mismatches(pip_requirements())
-    except Exception as e:  # an internal MLflow helper: if it moves, the first log is just slower
-        log.debug("model-logging warm-up skipped: %s", e)
-
-
-def _package_dir() -> Path:
-    """The directory of the `seqsweep` package; logged as code so the model loads without seqsweep installed."""
-    import seqsweep
-
-    return Path(seqsweep.__file__).resolve().parent
-
-
-def package(ensemble_dir: Path, meta: dict[str, Any], input_example_sequences: list[str] | None) -> dict[str, Any]:
-    """What MLflow's Model.log needs to package the ensemble in `ensemble_dir` (its model.json read as `meta`)
-    as this model from code; tracking.log_ensemble_model logs it into a run."""
-    use_acc = bool(meta["use_accessibility"])
-    seq_len = int(meta["seq_len"])
-    variable = "pad" in meta.get("encoding", {})  # trained with data.length: any length is padded and trimmed
-    seqs = list(input_example_sequences or [])
-    for i, s in enumerate(seqs):
-        if not isinstance(s, str) or (len(s) != seq_len and not variable):
-            got = f"length {len(s)}" if isinstance(s, str) else type(s).__name__
-            raise DataError(f"input example sequence {i}: must be a string of length {seq_len}, got {got}")
-    # More than one row: an example of batch 1 can lead MLflow tooling to assume a batch size of 1.
-    seqs += _example_sequences(seq_len, variable=variable)[: max(0, 3 - len(seqs))]
-    example = pd.DataFrame({SEQUENCE: seqs})
-    if use_acc:
-        example[ACCESSIBILITY] = np.linspace(0.0, 1.0, len(seqs))
-    return {
-        "python_model": str(Path(__file__).resolve()),
-        "artifacts": {"ensemble": str(ensemble_dir)},
-        "code_paths": [str(_package_dir())],
-        "signature": model_signature(use_acc, Task.from_dict(meta.get("task"))),
-        "input_example": example,
-        "pip_requirements": pip_requirements(),
-        "metadata": {
-            "seqsweep_architecture": meta["architecture"],
-            "seqsweep_version": meta.get("seqsweep_version"),
-            "seqsweep_task": Task.from_dict(meta.get("task")).type,
-        },
-    }
+# Packaging, for logging the model (in the driver, never in the model-serving process): in
+# seqsweep.pyfunc_packaging, which tracking/runs.py imports; its names stay importable from here.
 
 
 def log_ensemble_model(ensemble_dir: str | Path, **kwargs: Any) -> ModelInfo:

@@ -16,6 +16,8 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
+from seqsweep.alphabet import ALPHABET
+
 TYPES = ("binary", "multilabel", "multiclass", "next_base")
 #: Output column names a prediction table uses itself; no task or class may take them.
 RESERVED_NAMES = ("id", "sequence", "label", "probability", "accessibility", "true_label")
@@ -68,8 +70,6 @@ BINARY = Task()
 
 def kmer_names(k: int) -> tuple[str, ...]:
     """The 4**k k-mers in code order (A,C,G,T = 0..3, first base most significant): the classes of next_base."""
-    from seqsweep.data.dataset import ALPHABET  # here: the data layer imports this module
-
     return tuple("".join(p) for p in itertools.product(ALPHABET, repeat=k))
 
 

@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from seqsweep.alphabet import ALPHABET  # importable from here as before (seqsweep.data.ALPHABET)
+from seqsweep.data.encoding import decode_tokens
 from seqsweep.data.genome import ONE_HOT, TOKEN_N, TokenStore
 from seqsweep.errors import DataError
 from seqsweep.tasks import BINARY, Task
-
-#: One-hot channel order (the DeepChem JUND shards use it). N and other IUPAC letters encode as all zeros.
-ALPHABET = "ACGT"
 
 
 def tokens_from_onehot(X: np.ndarray, source: str = "<memory>") -> np.ndarray:
@@ -190,8 +189,6 @@ class Dataset:
 
     def sequences(self) -> list[str]:
         """The rows as DNA strings without their padding (what a user would have passed a model)."""
-        from seqsweep.data.encoding import decode_tokens  # here: encoding imports this module
-
         seqs = decode_tokens(self.tokens())
         if self.spans is None:
             return seqs

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from seqsweep.data.dataset import ALPHABET
+from seqsweep.alphabet import ALPHABET
 from seqsweep.data.genome import LUT, ONE_HOT, TOKEN_N
 from seqsweep.errors import DataError
 

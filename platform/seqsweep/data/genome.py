@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seqsweep.alphabet import ALPHABET
 from seqsweep.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ ONE_HOT = np.vstack([np.eye(4, dtype=np.uint8), np.zeros((1, 4), dtype=np.uint8)
 _INVALID = 255
 # byte -> token; 255 for a byte that is no nucleotide letter (lower case is the same letter: soft-masked repeats)
 LUT = np.full(256, _INVALID, dtype=np.uint8)
-for _code, _letter in enumerate("ACGT"):
+for _code, _letter in enumerate(ALPHABET):
     LUT[ord(_letter)] = LUT[ord(_letter.lower())] = _code
 for _letter in "NRYSWKMBDHV":
     LUT[ord(_letter)] = LUT[ord(_letter.lower())] = TOKEN_N

@@ -310,7 +310,7 @@ def log_ensemble_model(
     import mlflow
     from mlflow.models import Model
 
-    from seqsweep import pyfunc_model
+    from seqsweep import pyfunc_packaging  # not pyfunc_model: it imports this module (its log_ensemble_model)
     from seqsweep.ensemble import read_meta
 
     ensemble_dir = Path(ensemble_dir).resolve()
@@ -321,7 +321,7 @@ def log_ensemble_model(
         if active is None:
             raise TrackingError("log_ensemble_model: no active MLflow run; start one or pass run_id")
         run_id = active.info.run_id
-    package = pyfunc_model.package(ensemble_dir, meta, input_example_sequences)  # DataError on a bad example
+    package = pyfunc_packaging.package(ensemble_dir, meta, input_example_sequences)  # DataError on a bad example
     log.debug("logging %s as model %r of run %s", ensemble_dir, name, run_id)
     # Model.log rather than mlflow.pyfunc.log_model: only it takes a run_id, and the driver logs a trial's
     # model into that trial's run without making it the active run. The signature is given, so MLflow does
