@@ -11,8 +11,6 @@ output; multiclass: a softmax over them).
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 from torch import nn
 
