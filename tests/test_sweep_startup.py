@@ -64,3 +64,14 @@ def test_ray_failing_waits_for_the_store_and_reports_rays_error(monkeypatch):
     with pytest.raises(ClusterError, match="cannot join"):
         sweep.open_store_while_ray_starts(start_ray, "sqlite:///x.db", "tiny")
     assert done == [True]  # the store was not left half-created by an exiting process
+
+
+def test_a_trial_worker_does_not_import_pandas():
+    """What a trial's worker imports (the trainable, the trainer) leaves pandas out: ~0.4 s of every sweep's
+    first trial (docs/design.md#sweep-overhead)."""
+    import subprocess
+    import sys
+
+    code = "import sys, seqsweep.trainable, seqsweep.train; print('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

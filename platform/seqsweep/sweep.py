@@ -232,8 +232,8 @@ def run(
 
 def open_store_while_ray_starts(start_ray: Callable[[], bool], uri: str, experiment: str) -> tuple[str, bool]:
     """(the id of `experiment`, whether Ray was started here): the store is opened on a thread while
-    `start_ray` runs on this one (ray.init sets its SIGTERM handler only from the main thread). Either failing raises, after the
-    other has finished (a store is never left half-created) and with Ray shut down again."""
+    `start_ray` runs on this one (ray.init sets its SIGTERM handler only from the main thread). Either failing
+    raises, after the other has finished (a store is never left half-created) and with Ray shut down again."""
     from concurrent.futures import ThreadPoolExecutor
 
     def open_store() -> str:
